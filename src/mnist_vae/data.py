@@ -1,0 +1,98 @@
+"""The MNIST splits: reading the official files, splitting, saving and loading the arrays."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae import download, idx
+from mnist_vae.atomic import atomic_path
+from mnist_vae.errors import PipelineError
+
+SPLITS = ("train", "val", "test")
+IMAGE_SHAPE = (28, 28)
+_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images as uint8 ``(n, 28, 28)`` and their digit labels as uint8 ``(n,)``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def read_official(sources: list[str], checksums: dict[str, str] = download.SHA256) -> dict:
+    """Returns the official ``train`` and ``test`` sets, every file verified before decoding."""
+    sets = {}
+    for split, (images_name, labels_name) in _FILES.items():
+        images = idx.decode(
+            images_name, download.fetch(images_name, sources, checksums[images_name]), IMAGE_SHAPE
+        )
+        labels = idx.decode(
+            labels_name, download.fetch(labels_name, sources, checksums[labels_name]), ()
+        )
+        if len(images) != len(labels):
+            raise PipelineError(
+                f"{labels_name}: {len(labels)} labels, expected {len(images)} as in {images_name}"
+            )
+        sets[split] = Split(images, labels)
+    return sets
+
+
+def split(official: dict, train_size: int, val_size: int, test_size: int, seed: int) -> dict:
+    """Draws disjoint train and validation sets from the official training set.
+
+    The draw is a seeded permutation, so one seed always gives the same split. The test set
+    is the official one, cut to its first ``test_size`` images.
+    """
+    available = len(official["train"].labels)
+    if train_size + val_size > available:
+        raise PipelineError(
+            f"train_size + val_size = {train_size + val_size}, expected at most {available}"
+        )
+    if test_size > len(official["test"].labels):
+        raise PipelineError(
+            f"test_size = {test_size}, expected at most {len(official['test'].labels)}"
+        )
+    order = np.random.default_rng(seed).permutation(available)
+    picks = {"val": order[:val_size], "train": order[val_size : val_size + train_size]}
+    out = {name: _take(official["train"], rows) for name, rows in picks.items()}
+    out["test"] = _take(official["test"], np.arange(test_size))
+    return {name: out[name] for name in SPLITS}
+
+
+def class_counts(splits: dict):
+    """A table of how many images of each digit every split holds (digits as rows)."""
+    import pandas as pd
+
+    counts = {
+        name: np.bincount(s.labels, minlength=10) for name, s in splits.items()
+    }
+    return pd.DataFrame(counts, index=pd.RangeIndex(10, name="digit"))
+
+
+def save(split_: Split, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, images=split_.images, labels=split_.labels)
+
+
+def load(path: str | os.PathLike) -> Split:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: no such file; run the prepare stage first")
+    with np.load(path) as arrays:
+        return Split(arrays["images"], arrays["labels"])
+
+
+def as_inputs(images: np.ndarray) -> np.ndarray:
+    """Flattens uint8 images into the model's float32 inputs in [0, 1]."""
+    return (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
+
+
+def _take(split_: Split, rows: np.ndarray) -> Split:
+    return Split(split_.images[rows], split_.labels[rows])

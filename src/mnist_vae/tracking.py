@@ -1,0 +1,146 @@
+"""MLflow: where the store is, and the one run that a pipeline execution logs into.
+
+train opens the run and writes its id to a small file that DVC tracks; evaluate and
+generate read that file and log into the same run.
+"""
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from mnist_vae.atomic import write_json
+from mnist_vae.errors import PipelineError
+
+EXPERIMENT = "mnist-vae"
+_log = logging.getLogger(__name__)
+
+
+def project_root() -> Path:
+    """The repository root, also when ``dvc exp run --queue`` runs in a temporary copy.
+
+    DVC sets ``DVC_ROOT`` to the original repository for queued experiments, so their
+    runs land in the same store as the others.
+    """
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the SQLite file ``mlflow.db`` at the root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def configure() -> None:
+    """Points MLflow at the store and experiment, creating the experiment when missing.
+
+    With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
+    keeps its own artifact location.
+    """
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    if mlflow.get_experiment_by_name(name) is None:
+        local = not uri.startswith(("http://", "https://", "databricks"))
+        location = (project_root() / "mlartifacts").as_uri() if local else None
+        mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
+
+
+@contextlib.contextmanager
+def start_run(params: dict, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+    """Opens the pipeline's run, named after the DVC experiment when there is one."""
+    configure()
+    dvc_tags = {
+        "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
+        "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
+    }
+    tags = {**tags, **{k: v for k, v in dvc_tags.items() if v}}
+    with mlflow.start_run(run_name=os.environ.get("DVC_EXP_NAME"), tags=tags) as run:
+        mlflow.log_params(params)
+        yield run
+
+
+@contextlib.contextmanager
+def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterator:
+    """Logs a later stage into the run that trained the model.
+
+    MLflow params cannot change, so when this stage reruns with params that differ from
+    those the run holds (only generate's changed, say), it logs into a child run of it,
+    named after the stage. A run missing from this store (the model came from a DVC remote)
+    gets a new run that names it.
+    """
+    configure()
+    run_id = read_run_file(run_file)
+    try:
+        logged = mlflow.get_run(run_id).data.params
+    except MlflowException:
+        _log.warning("run %s is not in %s; logging %s into a new run", run_id, tracking_uri(), stage)
+        with start_run(params, {"source_run_id": run_id}) as run:
+            yield run
+        return
+    if any(logged.get(key, str(value)) != str(value) for key, value in params.items()):
+        with mlflow.start_run(run_name=stage, parent_run_id=run_id) as run:
+            mlflow.log_params(params)
+            yield run
+        return
+    with mlflow.start_run(run_id=run_id) as run:
+        mlflow.log_params(params)
+        yield run
+
+
+def write_run_file(path: str | os.PathLike, run: mlflow.ActiveRun) -> None:
+    write_json(path, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id})
+
+
+def read_run_file(path: str | os.PathLike) -> str:
+    try:
+        return json.loads(Path(path).read_text())["run_id"]
+    except (OSError, ValueError, KeyError) as error:
+        raise PipelineError(f"{path}: expected a JSON file with a run_id ({error})") from None
+
+
+def log_model(vae, example) -> None:
+    """Logs the Keras model with its signature, an input example and exact requirements.
+
+    Naming the requirements spares MLflow its slow inference of them, which reloads the
+    model in a subprocess.
+    """
+    from importlib.metadata import version
+
+    import keras
+    import mlflow.keras
+    from mlflow.models import infer_signature
+
+    outputs = {name: keras.ops.convert_to_numpy(value) for name, value in vae(example).items()}
+    backend = keras.backend.backend()
+    requirements = [f"keras=={keras.__version__}", f"{backend}=={version(backend)}"]
+    with mock.patch.object(mlflow.keras, "save_model", _making_folder(mlflow.keras.save_model)):
+        mlflow.keras.log_model(
+            vae,
+            name="model",
+            signature=infer_signature(example, outputs),
+            input_example=example,
+            pip_requirements=requirements,
+        )
+
+
+def _making_folder(save_model):
+    """Works around mlflow#16183, open in MLflow 3.18: the Keras flavor writes the input
+    example into the model's folder before it creates that folder."""
+
+    def save(*args, path, **kwargs):
+        os.makedirs(path, exist_ok=True)
+        return save_model(*args, path=path, **kwargs)
+
+    return save
+
+
+def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    """Logs one epoch's losses with the epoch as their step, for MLflow's charts."""
+    mlflow.log_metrics(metrics, step=epoch)

@@ -8,9 +8,15 @@ from mnist_vae.config import ACTIVATIONS
 
 @click.command(cls=Command)
 @click.option("--latent-dim", type=click.IntRange(min=1), required=True, help="Size of z.")
-@click.option("--hidden-size", type=click.IntRange(min=1), required=True, help="Units per hidden layer.")
-@click.option("--hidden-layers", type=click.IntRange(min=1), required=True, help="Hidden layers per MLP.")
-@click.option("--activation", type=click.Choice(ACTIVATIONS), required=True, help="Hidden activation.")
+@click.option(
+    "--hidden-size", type=click.IntRange(min=1), required=True, help="Units per hidden layer."
+)
+@click.option(
+    "--hidden-layers", type=click.IntRange(min=1), required=True, help="Hidden layers per MLP."
+)
+@click.option(
+    "--activation", type=click.Choice(ACTIVATIONS), required=True, help="Hidden activation."
+)
 @click.option(
     "--learning-rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -28,8 +34,21 @@ from mnist_vae.config import ACTIVATIONS
 @output_path("--history", "Per-epoch CSV of train and validation losses.")
 @output_path("--metrics", "JSON of the final losses and the training speed.")
 def train(
-    latent_dim, hidden_size, hidden_layers, activation, learning_rate, batch_size, epochs, seed,
-    train_data, val_data, prepare_params, model, run_file, history, metrics,
+    latent_dim,
+    hidden_size,
+    hidden_layers,
+    activation,
+    learning_rate,
+    batch_size,
+    epochs,
+    seed,
+    train_data,
+    val_data,
+    prepare_params,
+    model,
+    run_file,
+    history,
+    metrics,
 ):
     """Train the VAE on the negative ELBO and log the run to MLflow.
 

@@ -70,9 +70,7 @@ def class_counts(splits: dict):
     """A table of how many images of each digit every split holds (digits as rows)."""
     import pandas as pd
 
-    counts = {
-        name: np.bincount(s.labels, minlength=10) for name, s in splits.items()
-    }
+    counts = {name: np.bincount(s.labels, minlength=10) for name, s in splits.items()}
     return pd.DataFrame(counts, index=pd.RangeIndex(10, name="digit"))
 
 

@@ -32,8 +32,6 @@ def decode(name: str, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as error:
         raise PipelineError(f"{name}: not a valid gzip file ({error})") from None
     ndim = 1 + len(shape)
-    if len(raw) < 4 + 4 * ndim:
-        raise PipelineError(f"{name}: {len(raw)} bytes is too short for an IDX header")
     magic = bytes(raw[:4])
     expected_magic = bytes([0, 0, _UBYTE, ndim])
     if magic != expected_magic:
@@ -41,6 +39,8 @@ def decode(name: str, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
             f"{name}: magic number is {magic.hex()}, expected {expected_magic.hex()} "
             f"(unsigned bytes, {ndim} dimension(s))"
         )
+    if len(raw) < 4 + 4 * ndim:
+        raise PipelineError(f"{name}: {len(raw)} bytes is too short for an IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     if dims[1:] != shape:
         raise PipelineError(f"{name}: dimensions are {dims}, expected (count, *{shape})")
@@ -52,4 +52,3 @@ def decode(name: str, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
             f"for dimensions {dims}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-

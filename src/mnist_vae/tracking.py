@@ -80,7 +80,9 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
     try:
         logged = mlflow.get_run(run_id).data.params
     except MlflowException:
-        _log.warning("run %s is not in %s; logging %s into a new run", run_id, tracking_uri(), stage)
+        _log.warning(
+            "run %s is not in %s; logging %s into a new run", run_id, tracking_uri(), stage
+        )
         with start_run(params, {"source_run_id": run_id}) as run:
             yield run
         return

@@ -1,0 +1,58 @@
+"""Shared fixtures: an MLflow store per test, tiny MNIST-shaped files, and the real files."""
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def mlflow_store(tmp_path, monkeypatch):
+    """Points MLflow at a SQLite file of the test's own, with artifacts beside it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "true")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    return tmp_path / "mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder with the four official files, from MNIST_MIRROR (CI: ../shared/mnist)."""
+    folder = Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist"))
+    if not (folder / "train-images-idx3-ubyte.gz").is_file():
+        pytest.fail(f"{folder}: no MNIST files; set MNIST_MIRROR to a folder holding them")
+    return folder
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Gzipped IDX bytes of a uint8 array, laid out as the MNIST files are."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    return gzip.compress(header + array.tobytes())
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
+    """Four MNIST-shaped files of 40 training and 20 test images, with their SHA-256 sums."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "tiny_mnist"
+    folder.mkdir()
+    sizes = {"train": 40, "t10k": 20}
+    checksums = {}
+    for prefix, n in sizes.items():
+        arrays = {
+            f"{prefix}-images-idx3-ubyte.gz": rng.integers(0, 256, (n, 28, 28)),
+            f"{prefix}-labels-idx1-ubyte.gz": np.arange(n) % 10,
+        }
+        for name, array in arrays.items():
+            data = idx_bytes(array)
+            (folder / name).write_bytes(data)
+            checksums[name] = hashlib.sha256(data).hexdigest()
+    return folder, checksums

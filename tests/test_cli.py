@@ -1,0 +1,104 @@
+"""The stage commands' surface: help, and bad values refused on one line before any work."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from stages.evaluate import evaluate
+from stages.generate import generate
+from stages.prepare import prepare
+from stages.train import train
+
+HEAVY = ("tensorflow", "keras", "mlflow", "matplotlib", "pandas")
+STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate, "generate": generate}
+
+
+@pytest.fixture
+def train_args(tmp_path):
+    """Valid train arguments, inputs existing (empty) and outputs not yet written."""
+    for name in ("train.npz", "val.npz", "params.json"):
+        (tmp_path / name).touch()
+    values = {
+        "--latent-dim": "2",
+        "--hidden-size": "8",
+        "--hidden-layers": "1",
+        "--activation": "relu",
+        "--learning-rate": "0.001",
+        "--batch-size": "4",
+        "--epochs": "1",
+        "--seed": "0",
+        "--train-data": tmp_path / "train.npz",
+        "--val-data": tmp_path / "val.npz",
+        "--prepare-params": tmp_path / "params.json",
+        "--model": tmp_path / "out" / "vae.keras",
+        "--run-file": tmp_path / "out" / "run.json",
+        "--history": tmp_path / "out" / "history.csv",
+        "--metrics": tmp_path / "out" / "train.json",
+    }
+    return lambda **changes: [str(x) for kv in {**values, **changes}.items() for x in kv]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--latent-dim", "0", "Invalid value for '--latent-dim': 0 is not in the range x>=1."),
+        (
+            "--learning-rate",
+            "-0.1",
+            "Invalid value for '--learning-rate': -0.1 is not in the range x>0.",
+        ),
+        ("--epochs", "ten", "Invalid value for '--epochs': 'ten' is not a valid integer range."),
+        ("--activation", "swish", "Invalid value for '--activation': 'swish' is not one of"),
+        (
+            "--train-data",
+            "missing.npz",
+            "Invalid value for '--train-data': File 'missing.npz' does not exist.",
+        ),
+    ],
+)
+def test_train_refuses_bad_values_on_one_line(tmp_path, train_args, option, value, message):
+    result = CliRunner().invoke(train, train_args(**{option: value}))
+
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {message}")
+    assert result.output.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_help_answers_without_heavy_imports(stage):
+    result = _run_stage(stage, "--help")
+
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"Usage: {stage}.py [OPTIONS]")
+    assert STAGES[stage].__doc__.split("\n")[0] in " ".join(result.stdout.split())
+    assert result.stderr.strip() == "heavy modules: none"
+
+
+def test_bad_value_is_refused_before_heavy_imports(tmp_path, train_args):
+    result = _run_stage("train", *train_args(**{"--epochs": "ten"}))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Error: Invalid value for '--epochs': 'ten' is not a valid integer range.",
+        "heavy modules: none",
+    ]
+
+
+def _run_stage(stage: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs a stage's script as DVC does, then reports which heavy modules it imported."""
+    report = (
+        "import atexit, runpy, sys\n"
+        f"heavy = {HEAVY!r}\n"
+        "atexit.register(lambda: print('heavy modules:', ' '.join(m for m in heavy "
+        "if m in sys.modules) or 'none', file=sys.stderr))\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    script = str(ROOT / "stages" / f"{stage}.py")
+    return subprocess.run(
+        [sys.executable, "-c", report, script, *args], capture_output=True, text=True, cwd=ROOT
+    )

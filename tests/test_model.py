@@ -1,0 +1,119 @@
+"""The VAE itself: its loss against a hand computation, training, and save/reload."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_vae import evaluation, losses, model
+from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae.training import train
+
+TINY = ModelConfig(latent_dim=2, hidden_size=8, hidden_layers=1, activation="tanh")
+
+
+@pytest.fixture
+def vae():
+    keras.utils.set_random_seed(1)
+    return model.build_vae(TINY, seed=1)
+
+
+@pytest.fixture
+def images():
+    return (np.random.default_rng(0).uniform(size=(6, 784)) ** 4).astype(np.float32)
+
+
+def _dense(layer, x, activation=None):
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+    y = x @ kernel + bias
+    return np.tanh(y) if activation == "tanh" else y
+
+
+def _hand_neg_elbo(vae, x, epsilon):
+    """The negative ELBO written out in numpy, layer by layer, in float64."""
+    h = _dense(vae.encoder.get_layer("encoder_hidden_0"), x, "tanh")
+    mean = _dense(vae.encoder.get_layer("z_mean"), h)
+    log_var = _dense(vae.encoder.get_layer("z_log_var"), h)
+    z = mean + np.exp(0.5 * log_var) * epsilon
+    hz = _dense(vae.decoder.get_layer("decoder_hidden_0"), z, "tanh")
+    logits = _dense(vae.decoder.get_layer("logits"), hz)
+    bce = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=1)
+    return np.mean(bce.sum(axis=1) + kl)
+
+
+def test_neg_elbo_matches_a_hand_computation(vae, images):
+    epsilon = np.random.default_rng(5).standard_normal((len(images), 2))
+
+    scores = evaluation.evaluate(vae, images, batch_size=4, seed=5)
+
+    assert scores["neg_elbo"] == pytest.approx(_hand_neg_elbo(vae, images, epsilon), rel=1e-5)
+    assert scores["neg_elbo"] == pytest.approx(scores["reconstruction_bce"] + scores["kl"])
+
+
+def test_closed_form_kl_matches_monte_carlo():
+    mean = np.array([[0.5, -1.0, 2.0]])
+    log_var = np.array([[0.3, -0.7, 1.1]])
+    rng = np.random.default_rng(0)
+    z = mean + np.exp(0.5 * log_var) * rng.standard_normal((400_000, 3))
+    log_q = -0.5 * (np.log(2 * np.pi) + log_var + (z - mean) ** 2 / np.exp(log_var))
+    log_p = -0.5 * (np.log(2 * np.pi) + z**2)
+    monte_carlo = np.mean(np.sum(log_q - log_p, axis=1))
+
+    closed_form = float(losses.gaussian_kl(mean, log_var)[0])
+
+    assert closed_form == pytest.approx(monte_carlo, abs=0.02)
+
+
+def test_keras_evaluate_reports_the_loss_and_its_terms(vae, images):
+    vae.compile(optimizer="adam")
+
+    result = vae.evaluate(images, batch_size=3, verbose=0, return_dict=True)
+
+    assert set(result) == {"loss", "reconstruction_loss", "kl_loss"}
+    assert result["loss"] > 500  # 784 pixels at about ln 2 nats each, untrained
+    assert result["loss"] == pytest.approx(result["reconstruction_loss"] + result["kl_loss"])
+
+
+def test_a_train_step_changes_the_weights_and_an_eval_step_does_not(vae, images):
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = [w.copy() for w in vae.get_weights()]
+
+    vae.test_on_batch(images)
+    assert all(np.array_equal(a, b) for a, b in zip(before, vae.get_weights(), strict=True))
+
+    vae.train_on_batch(images)
+    assert not any(np.array_equal(a, b) for a, b in zip(before, vae.get_weights(), strict=True))
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images):
+    config = TrainConfig(learning_rate=1e-2, batch_size=len(images), epochs=30, seed=0)
+    seen = []
+
+    train(TINY, config, images, images, [lambda epoch, m: seen.append(m["loss"])], verbose=0)
+
+    assert len(seen) == 30
+    assert seen[-1] < seen[0] - 50
+
+
+def test_reloads_in_a_fresh_process_with_identical_outputs(vae, images, tmp_path):
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    np.save(tmp_path / "x.npy", images)
+    script = (
+        "import sys, numpy as np; from mnist_vae import model; "
+        "vae = model.load(sys.argv[1]); x = np.load(sys.argv[2]); "
+        "mean, log_var = vae.encoder.predict(x, verbose=0); "
+        "decoded = vae.decoder.predict(mean, verbose=0); "
+        "np.save(sys.argv[3], np.concatenate([mean, log_var, decoded], 1))"
+    )
+    out = tmp_path / "out.npy"
+
+    subprocess.run([sys.executable, "-c", script, path, tmp_path / "x.npy", out], check=True)
+
+    mean, log_var = vae.encoder.predict(images, verbose=0)
+    expected = np.concatenate([mean, log_var, vae.decoder.predict(mean, verbose=0)], 1)
+    assert isinstance(model.load(path), model.VAE)
+    np.testing.assert_array_equal(np.load(out), expected)

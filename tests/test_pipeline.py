@@ -1,0 +1,159 @@
+"""The whole pipeline through ``dvc repro`` in a fresh git repo, on a few hundred real images.
+
+One test walks the lifecycle a user goes through, because each step builds on the last and
+a pipeline run costs tens of seconds on 2 cores.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT
+from mlflow.tracking import MlflowClient
+
+from mnist_vae import model  # noqa: F401  (registers the custom Keras classes)
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "prepare": {"train_size": 300, "val_size": 100, "test_size": 100},
+    "train": {"hidden_size": 32, "latent_dim": 4, "epochs": 1, "batch_size": 50},
+    "evaluate": {"batch_size": 50},
+    "generate": {"n_samples": 16},
+}
+STAGES = ("prepare", "train", "evaluate", "generate")
+SCORES = {"neg_elbo", "reconstruction_bce", "kl", "reconstruction_mse"}
+
+
+@pytest.fixture
+def repo(tmp_path, mnist_dir, monkeypatch):
+    """A copy of the project's tracked files in a new git repo, with smaller params."""
+    repo = tmp_path / "repo"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if name.startswith(("tests/", "metrics/")) or name == "dvc.lock":
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in SMALL.items():
+        params[section].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for variable in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("MNIST_MIRROR", str(mnist_dir))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
+
+
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    return _run(repo, "git", *identity, *args)
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return _run(repo, "dvc", *args)
+
+
+def _run(repo: Path, *command: str) -> str:
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=os.environ)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def ran(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+def test_dvc_repro_end_to_end(repo):
+    assert ran(dvc(repo, "repro")) == list(STAGES)
+
+    for output in (
+        "data/prepared/train.npz",
+        "models/vae.keras",
+        "plots/reconstructions.png",
+        "plots/samples.png",
+        "data/samples.npz",
+        "metrics/history.csv",
+    ):
+        assert (repo / output).stat().st_size > 0, output
+    scores = json.loads((repo / "metrics/evaluate.json").read_text())["test"]
+    assert set(scores) == SCORES
+    assert 100 < scores["neg_elbo"] < 600
+    assert np.load(repo / "data/samples.npz")["images"].shape == (16, 28, 28)
+    _check_mlflow_run(repo, scores)
+
+    assert ran(dvc(repo, "repro")) == []
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["generate"]["n_samples"] = 9
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(dvc(repo, "repro")) == ["generate"]
+    child = _runs(repo, "tags.`mlflow.parentRunId` != ''")
+    assert [run.data.params["generate.n_samples"] for run in child] == ["9"]
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    _check_experiment(repo)
+
+
+def _check_experiment(repo: Path) -> None:
+    """``dvc exp run -S`` reruns what the param feeds, and the team's diff commands see it."""
+    assert ran(dvc(repo, "exp", "run", "-n", "small-z", "-S", "train.latent_dim=2")) == [
+        "train",
+        "evaluate",
+        "generate",
+    ]
+    params = json.loads(dvc(repo, "params", "diff", "--json"))
+    assert params["params.yaml"] == {"train.latent_dim": {"old": 4, "new": 2, "diff": -2}}
+    metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
+    assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    names = [exp["name"] for row in shown for exp in row.get("experiments") or []]
+    assert "small-z" in names
+    (run,) = _runs(repo, "tags.`dvc.exp_name` = 'small-z'")
+    assert run.info.run_name == "small-z"
+    assert run.data.params["train.latent_dim"] == "2"
+
+
+def _runs(repo: Path, filter_string: str = ""):
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mnist-vae")
+    return client.search_runs([experiment.experiment_id], filter_string)
+
+
+def _check_mlflow_run(repo: Path, scores: dict) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    (run,) = _runs(repo)
+    run_id = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
+    assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    assert run.data.params["train.latent_dim"] == "4"
+    assert run.data.params["prepare.train_size"] == "300"
+    assert run.data.params["evaluate.batch_size"] == "50"
+    assert run.data.params["generate.n_samples"] == "16"
+    assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
+    assert run.data.tags["mlflow.source.git.commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert run.data.tags["device"] == "tensorflow:CPU"
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1]
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"reconstructions.png", "samples.png"} <= artifacts
+    assert str(repo / "mlartifacts") in run.info.artifact_uri
+    (logged,) = mlflow.search_logged_models(
+        output_format="list", experiment_ids=[run.info.experiment_id]
+    )
+    assert logged.source_run_id == run_id
+    reloaded = mlflow.keras.load_model(f"models:/{logged.model_id}")
+    x = np.zeros((2, 784), np.float32)
+    assert reloaded.decoder.predict(np.zeros((2, 4), np.float32), verbose=0).shape == (2, 784)
+    assert reloaded(x)["logits"].shape == (2, 784)

@@ -1,0 +1,102 @@
+"""The stage commands chained by hand through CliRunner, as DVC would run them."""
+
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
+
+from stages.generate import generate
+from stages.prepare import prepare
+from stages.train import train
+
+
+@pytest.fixture
+def trained(tmp_path, mnist_dir):
+    """Prepares 200 real images and trains a small model on them for one epoch."""
+    runner = CliRunner()
+    data = tmp_path / "data"
+    result = runner.invoke(
+        prepare,
+        ["--source", str(mnist_dir), "--train-size", "200", "--val-size", "50"]
+        + ["--test-size", "50", "--seed", "0", "--out-dir", str(data)]
+        + ["--class-counts", str(tmp_path / "counts.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    args = {
+        "--latent-dim": "3",
+        "--hidden-size": "16",
+        "--hidden-layers": "2",
+        "--activation": "elu",
+        "--learning-rate": "0.01",
+        "--batch-size": "50",
+        "--epochs": "2",
+        "--seed": "0",
+        "--train-data": data / "train.npz",
+        "--val-data": data / "val.npz",
+        "--prepare-params": data / "params.json",
+        "--model": tmp_path / "models" / "vae.keras",
+        "--run-file": tmp_path / "models" / "run.json",
+        "--history": tmp_path / "metrics" / "history.csv",
+        "--metrics": tmp_path / "metrics" / "train.json",
+    }
+    result = runner.invoke(train, [str(x) for kv in args.items() for x in kv])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_train_writes_history_metrics_and_run(trained, mlflow_store):
+    history = (trained / "metrics" / "history.csv").read_text().splitlines()
+    assert history[0].split(",") == [
+        "epoch",
+        "kl_loss",
+        "loss",
+        "reconstruction_loss",
+        "val_kl_loss",
+        "val_loss",
+        "val_reconstruction_loss",
+    ]
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]
+    final = json.loads((trained / "metrics" / "train.json").read_text())
+    assert final["loss"] == pytest.approx(final["reconstruction_loss"] + final["kl_loss"])
+    assert final["examples_per_second"] > 0
+    run_id = json.loads((trained / "models" / "run.json").read_text())["run_id"]
+    run = MlflowClient(f"sqlite:///{mlflow_store}").get_run(run_id)
+    assert run.data.params["train.hidden_layers"] == "2"
+    assert run.data.params["prepare.val_size"] == "50"
+    assert run.data.metrics["loss"] == pytest.approx(final["loss"])
+
+
+def test_generate_for_a_run_missing_from_the_store_opens_a_new_one(trained, mlflow_store, caplog):
+    run_file = trained / "models" / "run.json"
+    run_file.write_text('{"run_id": "0123456789abcdef0123456789abcdef"}')
+    args = ["--n-samples", "4", "--seed", "1", "--model", str(trained / "models" / "vae.keras")]
+    args += ["--run-file", str(run_file), "--samples", str(trained / "s.npz")]
+
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(generate, [*args, "--grid", str(trained / "s.png")])
+
+    assert result.exit_code == 0, result.output
+    assert "0123456789abcdef0123456789abcdef is not in" in caplog.text
+    client = MlflowClient(f"sqlite:///{mlflow_store}")
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("mnist-vae").experiment_id],
+        "tags.source_run_id = '0123456789abcdef0123456789abcdef'",
+    )
+    assert run.data.params["generate.n_samples"] == "4"
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["s.png"]
+
+
+def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
+    run_file = trained / "models" / "run.json"
+    run_file.write_text("not json")
+    args = ["--n-samples", "4", "--seed", "1", "--model", str(trained / "models" / "vae.keras")]
+    args += ["--run-file", str(run_file), "--samples", str(trained / "s.npz")]
+
+    result = CliRunner().invoke(generate, [*args, "--grid", str(trained / "s.png")])
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {run_file}: expected a JSON file with a run_id")
+    assert result.output.count("\n") == 1
+    assert not (trained / "s.npz").exists() and not (trained / "s.png").exists()

@@ -145,6 +145,8 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     assert run.data.tags["mlflow.source.git.commit"] == git(repo, "rev-parse", "HEAD").strip()
     assert run.data.tags["device"] == "tensorflow:CPU"
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1]
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"reconstructions.png", "samples.png"} <= artifacts

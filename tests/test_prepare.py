@@ -27,7 +27,7 @@ def _run(tmp_path, *sources, sizes=("55000", "5000", "10000"), env=None):
 def test_downloads_past_bad_mirrors_and_splits(tmp_path, mnist_dir, mirrors):  # noqa: F811
     url, _ = mirrors(mnist_dir)
 
-    result = _run(tmp_path, url("down"), url("wrong"), url("good"))
+    result = _run(tmp_path, url("missing"), url("wrong"), url("good"))
 
     assert result.exit_code == 0, result.output
     splits = {name: data.load(tmp_path / "out" / f"{name}.npz") for name in data.SPLITS}

@@ -40,7 +40,8 @@ def configure() -> None:
     """Points MLflow at the store and experiment, creating the experiment when missing.
 
     With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
-    keeps its own artifact location.
+    keeps its own artifact location. The experiment is marked as model training, so the
+    UI opens on its runs, charts and models rather than on its GenAI views.
     """
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
@@ -48,7 +49,8 @@ def configure() -> None:
     if mlflow.get_experiment_by_name(name) is None:
         local = not uri.startswith(("http://", "https://", "databricks"))
         location = (project_root() / "mlartifacts").as_uri() if local else None
-        mlflow.create_experiment(name, artifact_location=location)
+        kind = {"mlflow.experimentKind": "custom_model_development"}
+        mlflow.create_experiment(name, artifact_location=location, tags=kind)
     mlflow.set_experiment(name)
 
 

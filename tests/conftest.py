@@ -25,7 +25,7 @@ def mlflow_store(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The folder with the four official files, from MNIST_MIRROR (CI: ../shared/mnist)."""
-    folder = Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist"))
+    folder = Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist")).resolve()
     if not (folder / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"{folder}: no MNIST files; set MNIST_MIRROR to a folder holding them")
     return folder

@@ -100,6 +100,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images):
 
 def test_reloads_in_a_fresh_process_with_identical_outputs(vae, images, tmp_path):
     path = tmp_path / "vae.keras"
+    vae(images)  # builds the sampling layer, as training does
     vae.save(path)
     np.save(tmp_path / "x.npy", images)
     script = (

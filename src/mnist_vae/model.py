@@ -90,9 +90,7 @@ def build_vae(config: ModelConfig, seed: int) -> VAE:
     latent = keras.Input((config.latent_dim,), name="z")
     logits = keras.layers.Dense(PIXELS, name="logits")(_mlp(latent, config, "decoder"))
     decoder = keras.Model(latent, logits, name="decoder")
-    vae = VAE(encoder, decoder, seed=seed, name="vae")
-    vae.build((None, PIXELS))
-    return vae
+    return VAE(encoder, decoder, seed=seed, name="vae")
 
 
 def _mlp(x, config: ModelConfig, prefix: str):

@@ -3,28 +3,42 @@
 import click
 
 from mnist_vae.cli import Command, input_path, output_path, seed_option
-from mnist_vae.config import ACTIVATIONS
+from mnist_vae.config import ACTIVATIONS, BINARIZATIONS, LIKELIHOODS
+
+EPOCH_SAMPLES = 50
+
+
+def _positive(name: str, help: str, open_at_zero: bool = True):
+    return click.option(
+        name,
+        type=click.FloatRange(min=0, min_open=open_at_zero),
+        required=True,
+        help=help,
+    )
+
+
+def _count(name: str, help: str):
+    return click.option(name, type=click.IntRange(min=1), required=True, help=help)
 
 
 @click.command(cls=Command)
-@click.option("--latent-dim", type=click.IntRange(min=1), required=True, help="Size of z.")
-@click.option(
-    "--hidden-size", type=click.IntRange(min=1), required=True, help="Units per hidden layer."
-)
-@click.option(
-    "--hidden-layers", type=click.IntRange(min=1), required=True, help="Hidden layers per MLP."
-)
+@_count("--latent-dim", "Size of z.")
+@_count("--hidden-size", "Units per hidden layer.")
+@_count("--hidden-layers", "Hidden layers per MLP.")
 @click.option(
     "--activation", type=click.Choice(ACTIVATIONS), required=True, help="Hidden activation."
 )
+@click.option("--likelihood", type=click.Choice(LIKELIHOODS), required=True, help="p(x|z).")
+@_positive("--decoder-std", "Standard deviation of the Gaussian likelihood.")
 @click.option(
-    "--learning-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    required=True,
-    help="Adam's step size.",
+    "--binarize", type=click.Choice(BINARIZATIONS), required=True, help="Pixels as 0/1, and how."
 )
-@click.option("--batch-size", type=click.IntRange(min=1), required=True, help="Images per step.")
-@click.option("--epochs", type=click.IntRange(min=1), required=True, help="Passes over the data.")
+@_positive("--beta", "Weight of the KL term (beta-VAE).")
+@click.option("--conditional", type=click.BOOL, required=True, help="Add the digit classifier.")
+@_positive("--classification-weight", "Weight of its cross-entropy.", open_at_zero=False)
+@_positive("--learning-rate", "Adam's step size.")
+@_count("--batch-size", "Images per step.")
+@_count("--epochs", "Passes over the training set.")
 @seed_option
 @input_path("--train-data", "train.npz from the prepare stage.")
 @input_path("--val-data", "val.npz from the prepare stage.")
@@ -33,22 +47,9 @@ from mnist_vae.config import ACTIVATIONS
 @output_path("--run-file", "Where to write the MLflow run id for the later stages.")
 @output_path("--history", "Per-epoch CSV of train and validation losses.")
 @output_path("--metrics", "JSON of the final losses and the training speed.")
+@output_path("--curves", "PNG of the train and validation curves.")
 def train(
-    latent_dim,
-    hidden_size,
-    hidden_layers,
-    activation,
-    learning_rate,
-    batch_size,
-    epochs,
-    seed,
-    train_data,
-    val_data,
-    prepare_params,
-    model,
-    run_file,
-    history,
-    metrics,
+    train_data, val_data, prepare_params, model, run_file, history, metrics, curves, **options
 ):
     """Train the VAE on the negative ELBO and log the run to MLflow.
 
@@ -56,44 +57,46 @@ def train(
     """
     import json
     import sys
-    from dataclasses import asdict
     from pathlib import Path
 
     import mlflow
+    import pandas as pd
 
-    from mnist_vae import data, tracking, training
+    from mnist_vae import data, plotting, tracking, training
     from mnist_vae.atomic import atomic_path, write_json
-    from mnist_vae.config import ModelConfig, TrainConfig
+    from mnist_vae.config import ModelConfig, TrainConfig, from_options
     from mnist_vae.history import HistoryWriter
 
-    model_config = ModelConfig(latent_dim, hidden_size, hidden_layers, activation)
-    train_config = TrainConfig(learning_rate, batch_size, epochs, seed)
-    train_x = data.as_inputs(data.load(train_data).images)
-    val_x = data.as_inputs(data.load(val_data).images)
+    model_config = from_options(ModelConfig, options)
+    train_config = from_options(TrainConfig, options)
     params = {
-        **_prefixed("prepare", json.loads(Path(prepare_params).read_text())),
-        **_prefixed("train", {**asdict(model_config), **asdict(train_config)}),
+        **tracking.prefixed("prepare", json.loads(Path(prepare_params).read_text())),
+        **tracking.prefixed("train", options),
     }
+    train_split, val_split = data.load(train_data), data.load(val_data)
     writer = HistoryWriter(history)
     with tracking.start_run(params, tags={"device": training.device()}) as run:
-        vae, speed = training.train(
-            model_config,
+        vae = training.build(model_config, train_config.seed)
+        speed = training.fit(
+            vae,
             train_config,
-            train_x,
-            val_x,
-            on_epoch_end=[writer, tracking.log_epoch],
+            train_split,
+            val_split,
+            on_epoch_end=[
+                writer,
+                tracking.log_epoch,
+                tracking.EpochSamples(vae, EPOCH_SAMPLES, train_config.seed),
+            ],
             verbose=1 if sys.stdout.isatty() else 2,
         )
         mlflow.log_metrics(speed)
-        tracking.log_model(vae, val_x[:5])
+        plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
+        mlflow.log_artifact(curves)
+        tracking.log_model(vae, data.as_inputs(val_split.images[:5]))
         with atomic_path(model) as tmp:
             vae.save(tmp)
         write_json(metrics, {**writer.last, **speed})
         tracking.write_run_file(run_file, run)
-
-
-def _prefixed(section: str, values: dict) -> dict:
-    return {f"{section}.{key}": value for key, value in values.items()}
 
 
 if __name__ == "__main__":

@@ -22,10 +22,14 @@ def mlflow_store(tmp_path, monkeypatch):
     return tmp_path / "mlflow.db"
 
 
+def mnist_folder() -> Path:
+    """The folder with the four official files: MNIST_MIRROR, else ../shared/mnist."""
+    return Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist")).resolve()
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The folder with the four official files, from MNIST_MIRROR (CI: ../shared/mnist)."""
-    folder = Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist")).resolve()
+    folder = mnist_folder()
     if not (folder / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"{folder}: no MNIST files; set MNIST_MIRROR to a folder holding them")
     return folder
@@ -56,3 +60,41 @@ def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
             (folder / name).write_bytes(data)
             checksums[name] = hashlib.sha256(data).hexdigest()
     return folder, checksums
+
+
+@pytest.fixture(scope="session")
+def mnist_splits(mnist_dir):
+    """3000 training, 500 validation and 500 test images of real MNIST."""
+    from mnist_vae import data
+
+    official = data.read_official([str(mnist_dir)])
+    return data.split(official, train_size=3000, val_size=500, test_size=500, seed=0)
+
+
+def train_args(data: Path, out: Path, **changes) -> list[str]:
+    """Arguments for the train command: a small model, inputs in ``data``, outputs in ``out``."""
+    values = {
+        "--latent-dim": "3",
+        "--hidden-size": "16",
+        "--hidden-layers": "2",
+        "--activation": "elu",
+        "--likelihood": "bernoulli",
+        "--decoder-std": "0.5",
+        "--binarize": "none",
+        "--beta": "1.0",
+        "--conditional": "false",
+        "--classification-weight": "1.0",
+        "--learning-rate": "0.01",
+        "--batch-size": "50",
+        "--epochs": "2",
+        "--seed": "0",
+        "--train-data": data / "train.npz",
+        "--val-data": data / "val.npz",
+        "--prepare-params": data / "params.json",
+        "--model": out / "models" / "vae.keras",
+        "--run-file": out / "models" / "run.json",
+        "--history": out / "metrics" / "history.csv",
+        "--metrics": out / "metrics" / "train.json",
+        "--curves": out / "plots" / "loss_curves.png",
+    }
+    return [str(x) for option in {**values, **changes}.items() for x in option]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, train_args
 
 from stages.evaluate import evaluate
 from stages.generate import generate
@@ -17,28 +17,11 @@ STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate, "generate": 
 
 
 @pytest.fixture
-def train_args(tmp_path):
+def args(tmp_path):
     """Valid train arguments, inputs existing (empty) and outputs not yet written."""
     for name in ("train.npz", "val.npz", "params.json"):
         (tmp_path / name).touch()
-    values = {
-        "--latent-dim": "2",
-        "--hidden-size": "8",
-        "--hidden-layers": "1",
-        "--activation": "relu",
-        "--learning-rate": "0.001",
-        "--batch-size": "4",
-        "--epochs": "1",
-        "--seed": "0",
-        "--train-data": tmp_path / "train.npz",
-        "--val-data": tmp_path / "val.npz",
-        "--prepare-params": tmp_path / "params.json",
-        "--model": tmp_path / "out" / "vae.keras",
-        "--run-file": tmp_path / "out" / "run.json",
-        "--history": tmp_path / "out" / "history.csv",
-        "--metrics": tmp_path / "out" / "train.json",
-    }
-    return lambda **changes: [str(x) for kv in {**values, **changes}.items() for x in kv]
+    return lambda **changes: train_args(tmp_path, tmp_path / "out", **changes)
 
 
 @pytest.mark.parametrize(
@@ -59,8 +42,8 @@ def train_args(tmp_path):
         ),
     ],
 )
-def test_train_refuses_bad_values_on_one_line(tmp_path, train_args, option, value, message):
-    result = CliRunner().invoke(train, train_args(**{option: value}))
+def test_train_refuses_bad_values_on_one_line(tmp_path, args, option, value, message):
+    result = CliRunner().invoke(train, args(**{option: value}))
 
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {message}")
@@ -78,8 +61,8 @@ def test_help_answers_without_heavy_imports(stage):
     assert result.stderr.strip() == "heavy modules: none"
 
 
-def test_bad_value_is_refused_before_heavy_imports(tmp_path, train_args):
-    result = _run_stage("train", *train_args(**{"--epochs": "ten"}))
+def test_bad_value_is_refused_before_heavy_imports(tmp_path, args):
+    result = _run_stage("train", *args(**{"--epochs": "ten"}))
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
@@ -101,4 +84,19 @@ def _run_stage(stage: str, *args: str) -> subprocess.CompletedProcess:
     script = str(ROOT / "stages" / f"{stage}.py")
     return subprocess.run(
         [sys.executable, "-c", report, script, *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_generate_refuses_digits_that_are_not_digits(tmp_path):
+    (tmp_path / "vae.keras").touch()
+    (tmp_path / "run.json").touch()
+    args = ["--n-samples", "4", "--digits", "12a", "--seed", "0"]
+    args += ["--model", str(tmp_path / "vae.keras"), "--run-file", str(tmp_path / "run.json")]
+    args += ["--samples", str(tmp_path / "s.npz"), "--grid", str(tmp_path / "s.png")]
+
+    result = CliRunner().invoke(generate, [*args, "--manifold", str(tmp_path / "m.png")])
+
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: Invalid value for '--digits': '12a' is not a string of digits such as 0123456789\n"
     )

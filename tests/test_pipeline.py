@@ -5,74 +5,32 @@ a pipeline run costs tens of seconds on 2 cores.
 """
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
-import yaml
-from conftest import ROOT
 from mlflow.tracking import MlflowClient
+from pipeline_repo import STAGES, dvc, git, make_repo, ran, set_params
 
 from mnist_vae import model  # noqa: F401  (registers the custom Keras classes)
 
 pytestmark = pytest.mark.slow
 
-SMALL = {
-    "prepare": {"train_size": 300, "val_size": 100, "test_size": 100},
-    "train": {"hidden_size": 32, "latent_dim": 4, "epochs": 1, "batch_size": 50},
-    "evaluate": {"batch_size": 50},
-    "generate": {"n_samples": 16},
+SCORES = {
+    "neg_elbo",
+    "neg_elbo_stderr",
+    "iw_nll",
+    "reconstruction_nll",
+    "kl",
+    "reconstruction_mse",
+    "active_units",
 }
-STAGES = ("prepare", "train", "evaluate", "generate")
-SCORES = {"neg_elbo", "reconstruction_bce", "kl", "reconstruction_mse"}
 
 
 @pytest.fixture
-def repo(tmp_path, mnist_dir, monkeypatch):
-    """A copy of the project's tracked files in a new git repo, with smaller params."""
-    repo = tmp_path / "repo"
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
-    for name in filter(None, tracked):
-        if name.startswith(("tests/", "metrics/")) or name == "dvc.lock":
-            continue
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for section, values in SMALL.items():
-        params[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for variable in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
-        monkeypatch.delenv(variable)
-    monkeypatch.setenv("MNIST_MIRROR", str(mnist_dir))
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "project")
-    return repo
-
-
-def git(repo: Path, *args: str) -> str:
-    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
-    return _run(repo, "git", *identity, *args)
-
-
-def dvc(repo: Path, *args: str) -> str:
-    return _run(repo, "dvc", *args)
-
-
-def _run(repo: Path, *command: str) -> str:
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=os.environ)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def ran(output: str) -> list[str]:
-    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+def repo(tmp_path, mnist_dir):
+    return make_repo(tmp_path / "repo")
 
 
 def test_dvc_repro_end_to_end(repo):
@@ -95,9 +53,7 @@ def test_dvc_repro_end_to_end(repo):
 
     assert ran(dvc(repo, "repro")) == []
 
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["generate"]["n_samples"] = 9
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(repo, {"generate": {"n_samples": 9}})
     assert ran(dvc(repo, "repro")) == ["generate"]
     child = _runs(repo, "tags.`mlflow.parentRunId` != ''")
     assert [run.data.params["generate.n_samples"] for run in child] == ["9"]
@@ -139,7 +95,7 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
     assert run.data.params["train.latent_dim"] == "4"
     assert run.data.params["prepare.train_size"] == "300"
-    assert run.data.params["evaluate.batch_size"] == "50"
+    assert run.data.params["evaluate.iw_samples"] == "10"
     assert run.data.params["generate.n_samples"] == "16"
     assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
     assert run.data.tags["mlflow.source.git.commit"] == git(repo, "rev-parse", "HEAD").strip()

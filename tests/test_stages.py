@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from click.testing import CliRunner
+from conftest import train_args
 from mlflow.tracking import MlflowClient
 
 from stages.generate import generate
@@ -24,24 +25,7 @@ def trained(tmp_path, mnist_dir):
         + ["--class-counts", str(tmp_path / "counts.csv")],
     )
     assert result.exit_code == 0, result.output
-    args = {
-        "--latent-dim": "3",
-        "--hidden-size": "16",
-        "--hidden-layers": "2",
-        "--activation": "elu",
-        "--learning-rate": "0.01",
-        "--batch-size": "50",
-        "--epochs": "2",
-        "--seed": "0",
-        "--train-data": data / "train.npz",
-        "--val-data": data / "val.npz",
-        "--prepare-params": data / "params.json",
-        "--model": tmp_path / "models" / "vae.keras",
-        "--run-file": tmp_path / "models" / "run.json",
-        "--history": tmp_path / "metrics" / "history.csv",
-        "--metrics": tmp_path / "metrics" / "train.json",
-    }
-    result = runner.invoke(train, [str(x) for kv in args.items() for x in kv])
+    result = runner.invoke(train, train_args(data, tmp_path))
     assert result.exit_code == 0, result.output
     return tmp_path
 
@@ -71,11 +55,15 @@ def test_train_writes_history_metrics_and_run(trained, mlflow_store):
 def test_generate_for_a_run_missing_from_the_store_opens_a_new_one(trained, mlflow_store, caplog):
     run_file = trained / "models" / "run.json"
     run_file.write_text('{"run_id": "0123456789abcdef0123456789abcdef"}')
-    args = ["--n-samples", "4", "--seed", "1", "--model", str(trained / "models" / "vae.keras")]
+    args = ["--n-samples", "4", "--digits", "0123456789", "--seed", "1"]
+    args += ["--model", str(trained / "models" / "vae.keras")]
     args += ["--run-file", str(run_file), "--samples", str(trained / "s.npz")]
 
     with caplog.at_level(logging.WARNING):
-        result = CliRunner().invoke(generate, [*args, "--grid", str(trained / "s.png")])
+        result = CliRunner().invoke(
+            generate,
+            [*args, "--grid", str(trained / "s.png"), "--manifold", str(trained / "m.png")],
+        )
 
     assert result.exit_code == 0, result.output
     assert "0123456789abcdef0123456789abcdef is not in" in caplog.text
@@ -85,16 +73,19 @@ def test_generate_for_a_run_missing_from_the_store_opens_a_new_one(trained, mlfl
         "tags.source_run_id = '0123456789abcdef0123456789abcdef'",
     )
     assert run.data.params["generate.n_samples"] == "4"
-    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["s.png"]
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["m.png", "s.png"]
 
 
 def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
     run_file = trained / "models" / "run.json"
     run_file.write_text("not json")
-    args = ["--n-samples", "4", "--seed", "1", "--model", str(trained / "models" / "vae.keras")]
+    args = ["--n-samples", "4", "--digits", "0123456789", "--seed", "1"]
+    args += ["--model", str(trained / "models" / "vae.keras")]
     args += ["--run-file", str(run_file), "--samples", str(trained / "s.npz")]
 
-    result = CliRunner().invoke(generate, [*args, "--grid", str(trained / "s.png")])
+    result = CliRunner().invoke(
+        generate, [*args, "--grid", str(trained / "s.png"), "--manifold", str(trained / "m.png")]
+    )
 
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {run_file}: expected a JSON file with a run_id")

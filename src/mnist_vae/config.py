@@ -1,31 +1,52 @@
 """The model's and the training's settings, typed, so that a library caller (a test, a
 benchmark, a notebook) names every one of them as the stages do.
 
-A trained model needs no config to be reloaded: its ``.keras`` file holds the layers.
+The model config travels inside the ``.keras`` file (``VAE.get_config``), so a reloaded
+model knows its likelihood, its binarization and whether it is conditional.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 Activation = Literal["relu", "elu", "tanh", "sigmoid"]
+Likelihood = Literal["bernoulli", "gaussian"]
+Binarize = Literal["none", "dynamic", "static"]
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
+LIKELIHOODS: tuple[str, ...] = Likelihood.__args__
+BINARIZATIONS: tuple[str, ...] = Binarize.__args__
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The shape of the VAE.
+    """The VAE and what it models.
 
     Attributes:
         latent_dim: dimensions of z.
         hidden_size: units in each hidden layer of the encoder and of the decoder.
         hidden_layers: hidden layers in each of the two MLPs.
         activation: the hidden layers' activation.
+        likelihood: p(x|z): independent Bernoullis on the pixels, or a Gaussian with a
+            fixed standard deviation around the decoder's mean.
+        decoder_std: that standard deviation (used by the Gaussian likelihood only).
+        binarize: how pixels become 0/1 before modelling: ``none`` keeps the gray levels,
+            ``static`` samples each image once, ``dynamic`` samples each training batch
+            anew (the IWAE paper's protocol); held-out sets are sampled once, seeded.
+        beta: weight of the KL term in the training loss (1 is the plain VAE).
+        conditional: add a digit classifier on the encoder whose softmax joins z at the
+            decoder's input, so that digits can be asked for when generating.
+        classification_weight: weight of the classifier's cross-entropy in the loss.
     """
 
     latent_dim: int
     hidden_size: int
     hidden_layers: int
     activation: Activation
+    likelihood: Likelihood = "bernoulli"
+    decoder_std: float = 0.5
+    binarize: Binarize = "none"
+    beta: float = 1.0
+    conditional: bool = False
+    classification_weight: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,10 +60,15 @@ class TrainConfig:
         learning_rate: Adam's step size.
         batch_size: images per gradient step.
         epochs: passes over the training set.
-        seed: seeds the weights, the shuffling and the reparameterisation noise.
+        seed: seeds the weights, the shuffling, the binarization and the noise.
     """
 
     learning_rate: float
     batch_size: int
     epochs: int
     seed: int
+
+
+def from_options(config_class, options: dict):
+    """Builds a config from the command options that bear its fields' names."""
+    return config_class(**{f.name: options[f.name] for f in fields(config_class)})

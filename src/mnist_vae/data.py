@@ -87,9 +87,20 @@ def load(path: str | os.PathLike) -> Split:
         return Split(arrays["images"], arrays["labels"])
 
 
-def as_inputs(images: np.ndarray) -> np.ndarray:
-    """Flattens uint8 images into the model's float32 inputs in [0, 1]."""
-    return (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
+def as_inputs(images: np.ndarray, binarize: str = "none", seed: int = 0) -> np.ndarray:
+    """Flattens uint8 images into the model's float32 inputs in [0, 1].
+
+    With ``binarize`` other than ``none``, each pixel becomes 1 with probability equal to
+    its gray level, drawn once with ``seed``: the fixed binarization of a static data set,
+    or of a held-out set under dynamic binarization.
+    """
+    x = (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
+    return x if binarize == "none" else sample_pixels(x, np.random.default_rng(seed))
+
+
+def sample_pixels(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binary images whose pixels are 1 with probability ``x``."""
+    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
 def _take(split_: Split, rows: np.ndarray) -> Split:

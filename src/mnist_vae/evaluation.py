@@ -1,39 +1,134 @@
-"""Scoring a trained VAE on held-out images: the negative ELBO and its parts, in nats."""
+"""Scoring a trained VAE on held-out images, in nats per image.
+
+The negative ELBO and the importance-weighted bound (Burda et al., 2016) come from the
+same k posterior samples per image: log w = log p(x|z) + log p(z) - log q(z|x). The ELBO
+estimate is the mean of log w, the IW bound the log of the mean of w; by Jensen's
+inequality the IW estimate of -log p(x) is at most the -ELBO for every image, every run.
+"""
+
+import math
 
 import numpy as np
+import pandas as pd
 from keras import ops
 
-from mnist_vae.losses import bernoulli_nll, gaussian_kl
+from mnist_vae import losses
 from mnist_vae.model import VAE
 
+ACTIVE_THRESHOLD = 0.01
 
-def evaluate(vae: VAE, x: np.ndarray, batch_size: int, seed: int) -> dict[str, float]:
-    """Means over the images of the single-sample ELBO estimate and of its parts.
 
-    The noise of the reparameterisation comes from ``seed``, so the estimate is the same
-    on every run for the same model.
+def score(
+    vae: VAE, x: np.ndarray, k: int, batch_size: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Scores every image with k posterior samples.
+
+    Args:
+        vae: the model.
+        x: inputs ``(n, 784)``, binarized as the model expects.
+        k: importance samples per image.
+        batch_size: latent points decoded per pass; images are taken ``batch_size // k``
+            at a time (at least one), so memory stays flat as k grows.
+        seed: seeds the posterior samples.
 
     Returns:
-        ``neg_elbo``, ``reconstruction_bce`` and ``kl`` in nats per image, and
-        ``reconstruction_mse``, the mean squared error per pixel between the images and the
-        decoder's Bernoulli means.
+        A table with a row per image (``neg_elbo``, ``iw_nll``, ``reconstruction_nll``,
+        ``kl``, ``reconstruction_mse`` and, for a conditional model, ``predicted``), and
+        the posterior means ``(n, latent_dim)``.
     """
-    z_mean, z_log_var = vae.encoder.predict(x, batch_size=batch_size, verbose=0)
-    epsilon = np.random.default_rng(seed).standard_normal(z_mean.shape).astype(np.float32)
-    z = z_mean + np.exp(0.5 * z_log_var) * epsilon
-    logits = vae.decoder.predict(z, batch_size=batch_size, verbose=0)
-    reconstruction = ops.convert_to_numpy(bernoulli_nll(x, logits))
-    kl = ops.convert_to_numpy(gaussian_kl(z_mean, z_log_var))
-    squared_error = np.square(x - ops.convert_to_numpy(ops.sigmoid(logits)))
-    return {
-        "neg_elbo": float(np.mean(reconstruction + kl)),
-        "reconstruction_bce": float(np.mean(reconstruction)),
-        "kl": float(np.mean(kl)),
-        "reconstruction_mse": float(np.mean(squared_error)),
+    rng = np.random.default_rng(seed)
+    step = max(1, batch_size // k)
+    parts = [_score_chunk(vae, x[i : i + step], k, rng) for i in range(0, len(x), step)]
+    rows = pd.concat([rows for rows, _ in parts], ignore_index=True)
+    return rows, np.concatenate([z_mean for _, z_mean in parts])
+
+
+def _score_chunk(vae: VAE, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np.ndarray]:
+    encoded = vae.encode(x)
+    mean, log_var = (ops.convert_to_numpy(encoded[n]) for n in ("z_mean", "z_log_var"))
+    b, d = mean.shape
+    z = mean + np.exp(0.5 * log_var) * rng.standard_normal((k, b, d)).astype(np.float32)
+    z = z.reshape(k * b, d)
+    digits = None
+    if vae.config.conditional:
+        digits = np.tile(ops.convert_to_numpy(ops.softmax(encoded["class_logits"])), (k, 1))
+    logits = vae.decode(ops.convert_to_tensor(z), digits)
+    targets = np.tile(x, (k, 1))
+    reconstruction = _by_sample(vae.reconstruction_nll(targets, logits), k)
+    log_q = _by_sample(losses.log_normal(z, np.tile(mean, (k, 1)), np.tile(log_var, (k, 1))), k)
+    log_p = _by_sample(losses.log_normal(z, 0.0, 0.0), k)
+    log_w = -reconstruction + log_p - log_q
+    squared = _by_sample(ops.mean(ops.square(targets - ops.sigmoid(logits)), axis=-1), k)
+    rows = {
+        "neg_elbo": -log_w.mean(axis=0),
+        "iw_nll": math.log(k) - _logsumexp(log_w),
+        "reconstruction_nll": reconstruction.mean(axis=0),
+        "kl": (log_q - log_p).mean(axis=0),
+        "reconstruction_mse": squared.mean(axis=0),
     }
+    if vae.config.conditional:
+        rows["predicted"] = ops.convert_to_numpy(ops.argmax(encoded["class_logits"], axis=-1))
+    return pd.DataFrame(rows), mean
+
+
+def _by_sample(values, k: int) -> np.ndarray:
+    return ops.convert_to_numpy(values).astype(np.float64).reshape(k, -1)
+
+
+def _logsumexp(log_w: np.ndarray) -> np.ndarray:
+    peak = log_w.max(axis=0)
+    return peak + np.log(np.exp(log_w - peak).sum(axis=0))
+
+
+def summarize(rows: pd.DataFrame, labels: np.ndarray, z_mean: np.ndarray) -> dict:
+    """The test metrics: means of the per-image scores, with the -ELBO's standard error."""
+    summary = {name: float(rows[name].mean()) for name in rows if name != "predicted"}
+    summary["neg_elbo_stderr"] = float(rows["neg_elbo"].std(ddof=1) / math.sqrt(len(rows)))
+    summary["active_units"] = int((unit_activity(z_mean) > ACTIVE_THRESHOLD).sum())
+    if "predicted" in rows:
+        summary["accuracy"] = float((rows["predicted"].to_numpy() == labels).mean())
+    return summary
+
+
+def unit_activity(z_mean: np.ndarray) -> np.ndarray:
+    """Cov_x(E_q[z_i]) per latent dimension; a unit is active above 0.01 (Burda et al.)."""
+    return z_mean.var(axis=0)
+
+
+def latent_units(vae: VAE, x: np.ndarray, z_mean: np.ndarray) -> pd.DataFrame:
+    """Per latent dimension: its activity and its mean KL to the prior, in closed form."""
+    log_var = ops.convert_to_numpy(vae.encode(x)["z_log_var"])
+    kl = ops.convert_to_numpy(losses.gaussian_kl_per_dim(z_mean, log_var)).mean(axis=0)
+    activity = unit_activity(z_mean)
+    return pd.DataFrame(
+        {"activity": activity, "kl": kl, "active": activity > ACTIVE_THRESHOLD},
+        index=pd.RangeIndex(len(kl), name="dim"),
+    )
+
+
+def per_digit(rows: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """-ELBO, reconstruction term and image count for each digit."""
+    table = rows.assign(digit=labels).groupby("digit")
+    return table.agg(
+        neg_elbo=("neg_elbo", "mean"),
+        reconstruction_nll=("reconstruction_nll", "mean"),
+        count=("neg_elbo", "size"),
+    )
+
+
+def project_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
+    """The points themselves when 2-D, else their first two principal components."""
+    if z.shape[1] <= 2:
+        return np.pad(z, ((0, 0), (0, 2 - z.shape[1]))), "z"
+    centred = z - z.mean(axis=0)
+    _, singular, components = np.linalg.svd(centred, full_matrices=False)
+    share = (singular[:2] ** 2).sum() / (singular**2).sum()
+    return centred @ components[:2].T, f"PCA of z ({share:.0%} of variance)"
 
 
 def reconstruct(vae: VAE, x: np.ndarray) -> np.ndarray:
-    """The decoder's Bernoulli means at the posterior means: the model's best reconstruction."""
-    z_mean, _ = vae.encoder.predict(x, verbose=0)
-    return ops.convert_to_numpy(ops.sigmoid(vae.decoder.predict(z_mean, verbose=0)))
+    """The decoder's means at the posterior means: the model's best reconstruction."""
+    encoded = vae.encode(x)
+    digits = ops.softmax(encoded["class_logits"]) if vae.config.conditional else None
+    logits = vae.decode(encoded["z_mean"], digits)
+    return ops.convert_to_numpy(ops.sigmoid(logits)).reshape(len(x), 28, 28)

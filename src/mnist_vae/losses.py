@@ -1,6 +1,10 @@
-"""The two terms of the negative ELBO, per example, in nats."""
+"""The terms of the ELBO, per example, in nats, written with ``keras.ops``."""
+
+import math
 
 from keras import ops
+
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def bernoulli_nll(x, logits):
@@ -11,6 +15,27 @@ def bernoulli_nll(x, logits):
     return ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=-1)
 
 
+def gaussian_nll(x, logits, std: float):
+    """-log p(x | z) under a Gaussian of fixed ``std`` around the mean sigmoid(logits)."""
+    squared = ops.square(x - ops.sigmoid(logits)) / (2.0 * std**2)
+    return ops.sum(squared + math.log(std) + 0.5 * _LOG_2PI, axis=-1)
+
+
 def gaussian_kl(z_mean, z_log_var):
     """KL(N(mean, diag(exp(log_var))) || N(0, I)) in closed form, summed over dimensions."""
-    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+    return ops.sum(gaussian_kl_per_dim(z_mean, z_log_var), axis=-1)
+
+
+def gaussian_kl_per_dim(z_mean, z_log_var):
+    """The same KL, one value per latent dimension."""
+    return -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+
+
+def log_normal(z, mean, log_var):
+    """log N(z; mean, diag(exp(log_var))), summed over the last axis."""
+    return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
+
+
+def classification_ce(labels, class_logits):
+    """Cross-entropy of the digit classifier, per example."""
+    return ops.sparse_categorical_crossentropy(labels, class_logits, from_logits=True)

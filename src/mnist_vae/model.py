@@ -1,5 +1,5 @@
-"""The VAE: an MLP encoder to a diagonal Gaussian, the reparameterisation trick, and an MLP
-decoder to Bernoulli logits over the 784 pixels.
+"""The VAE: an MLP encoder to a diagonal Gaussian q(z|x), the reparameterisation trick,
+and an MLP decoder to the parameters of p(x|z), optionally conditioned on the digit.
 
 Written with ``keras.ops`` and ``keras.random`` only, so the same model runs on any Keras
 backend. The loss is computed in ``compute_loss``, which Keras's own ``fit`` and
@@ -9,10 +9,11 @@ backend. The loss is computed in ``compute_loss``, which Keras's own ``fit`` and
 import keras
 from keras import ops
 
+from mnist_vae import losses
 from mnist_vae.config import ModelConfig
-from mnist_vae.losses import bernoulli_nll, gaussian_kl
 
 PIXELS = 28 * 28
+DIGITS = 10
 
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
@@ -35,40 +36,66 @@ class Sampling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
 class VAE(keras.Model):
-    """Encoder, sampler and decoder, trained on the negative ELBO.
+    """Encoder, sampler and decoder, trained on the (beta-weighted) negative ELBO.
 
-    ``call`` returns the decoder's logits with the posterior's mean and log-variance, the
-    three things the loss needs. The trackers make ``fit`` and ``evaluate`` report the two
-    terms of the loss beside the loss itself.
+    ``call`` returns the decoder's logits with the posterior's mean and log-variance (and,
+    for the conditional model, the digit classifier's logits): what the loss needs. The
+    trackers make ``fit`` and ``evaluate`` report each term beside the loss itself.
     """
 
-    def __init__(self, encoder, decoder, seed=None, **kwargs):
+    def __init__(self, encoder, decoder, config, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
+        self.config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        if self.config.conditional:
+            self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
 
     def call(self, x, training=False):
-        z_mean, z_log_var = self.encoder(x, training=training)
-        z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder(z, training=training)
-        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+        encoded = self.encode(x, training=training)
+        z = self.sampling([encoded["z_mean"], encoded["z_log_var"]])
+        digits = ops.softmax(encoded["class_logits"]) if self.config.conditional else None
+        return {**encoded, "logits": self.decode(z, digits, training=training)}
+
+    def encode(self, x, training=False) -> dict:
+        outputs = self.encoder(x, training=training)
+        names = ("z_mean", "z_log_var", "class_logits")
+        return dict(zip(names, outputs, strict=False))
+
+    def decode(self, z, digits=None, training=False):
+        """Logits of p(x|z); ``digits`` (probabilities or one-hot) for the conditional model."""
+        if self.config.conditional:
+            z = ops.concatenate([z, ops.cast(digits, z.dtype)], axis=-1)
+        return self.decoder(z, training=training)
+
+    def reconstruction_nll(self, x, logits):
+        """-log p(x|z) per example, under the model's likelihood."""
+        if self.config.likelihood == "gaussian":
+            return losses.gaussian_nll(x, logits, self.config.decoder_std)
+        return losses.bernoulli_nll(x, logits)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        reconstruction = bernoulli_nll(x, y_pred["logits"])
-        kl = gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+        reconstruction = self.reconstruction_nll(x, y_pred["logits"])
+        kl = losses.gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        return ops.mean(reconstruction + kl)
+        loss = reconstruction + self.config.beta * kl
+        if self.config.conditional:
+            classification = losses.classification_ce(y, y_pred["class_logits"])
+            self.classification_loss_tracker.update_state(classification)
+            loss = loss + self.config.classification_weight * classification
+        return ops.mean(loss)
 
     def get_config(self):
         return {
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "config": self.config.to_dict(),
             "seed": self.seed,
         }
 
@@ -83,14 +110,19 @@ def build_vae(config: ModelConfig, seed: int) -> VAE:
     """Builds an untrained VAE; ``keras.utils.set_random_seed`` fixes its initial weights."""
     inputs = keras.Input((PIXELS,), name="pixels")
     h = _mlp(inputs, config, "encoder")
-    z_mean = keras.layers.Dense(config.latent_dim, name="z_mean")(h)
-    z_log_var = keras.layers.Dense(config.latent_dim, name="z_log_var")(h)
-    encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+    outputs = [
+        keras.layers.Dense(config.latent_dim, name="z_mean")(h),
+        keras.layers.Dense(config.latent_dim, name="z_log_var")(h),
+    ]
+    if config.conditional:
+        outputs.append(keras.layers.Dense(DIGITS, name="class_logits")(h))
+    encoder = keras.Model(inputs, outputs, name="encoder")
 
-    latent = keras.Input((config.latent_dim,), name="z")
+    width = config.latent_dim + (DIGITS if config.conditional else 0)
+    latent = keras.Input((width,), name="z")
     logits = keras.layers.Dense(PIXELS, name="logits")(_mlp(latent, config, "decoder"))
     decoder = keras.Model(latent, logits, name="decoder")
-    return VAE(encoder, decoder, seed=seed, name="vae")
+    return VAE(encoder, decoder, config, seed=seed, name="vae")
 
 
 def _mlp(x, config: ModelConfig, prefix: str):

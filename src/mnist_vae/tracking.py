@@ -13,6 +13,7 @@ from pathlib import Path
 from unittest import mock
 
 import mlflow
+import numpy as np
 from mlflow.exceptions import MlflowException
 
 from mnist_vae.atomic import write_json
@@ -148,3 +149,27 @@ def _making_folder(save_model):
 def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
     """Logs one epoch's losses with the epoch as their step, for MLflow's charts."""
     mlflow.log_metrics(metrics, step=epoch)
+
+
+class EpochSamples:
+    """Logs the decodes of fixed latent points after every epoch, as one image per step,
+    so the MLflow UI shows the samples sharpening as training goes on."""
+
+    def __init__(self, vae, n: int, seed: int):
+        from mnist_vae import sampling
+
+        self.vae = vae
+        self.z = sampling.prior_latents(n, vae.config.latent_dim, seed)
+        self.digits = np.arange(n) % 10 if vae.config.conditional else None
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        from mnist_vae import plotting, sampling
+
+        images = sampling.decode_means(self.vae, self.z, self.digits)
+        canvas = plotting.tile(images, ncols=10)
+        mlflow.log_image((canvas * 255).round().astype(np.uint8), key="epoch_samples", step=epoch)
+
+
+def prefixed(section: str, values: dict) -> dict:
+    """Names values as in params.yaml and dvc.yaml (``train.latent_dim``), for MLflow."""
+    return {f"{section}.{key}": value for key, value in values.items()}

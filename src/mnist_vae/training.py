@@ -1,43 +1,58 @@
 """Fitting the VAE with Keras's own ``fit``, on whatever device the backend sees."""
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
-from mnist_vae import model
+from mnist_vae import data, model
 from mnist_vae.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
-def train(
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    train_x: np.ndarray,
-    val_x: np.ndarray,
+def build(model_config: ModelConfig, seed: int) -> model.VAE:
+    """An untrained VAE whose initial weights depend on ``seed`` alone."""
+    keras.utils.set_random_seed(seed)
+    return model.build_vae(model_config, seed=seed)
+
+
+def fit(
+    vae: model.VAE,
+    config: TrainConfig,
+    train: data.Split,
+    val: data.Split,
     on_epoch_end: Sequence[EpochHook] = (),
     verbose: int | str = "auto",
-) -> tuple[model.VAE, dict[str, float]]:
-    """Builds and fits a VAE from seeded weights.
+) -> dict[str, float]:
+    """Fits ``vae`` on the training split, scoring the validation split after every epoch.
 
     Args:
-        model_config: the architecture.
-        train_config: the optimiser, batch size, epochs and seed.
-        train_x: training inputs, float32 ``(n, 784)`` in [0, 1].
-        val_x: validation inputs of the same form, scored after every epoch.
+        vae: a model from ``build``; its config says how to binarize the images and
+            whether the digit labels are needed.
+        config: the optimiser, batch size, epochs and seed.
+        train: the training images and labels.
+        val: the validation images and labels.
         on_epoch_end: called as ``hook(epoch, metrics)`` after each epoch, ``epoch``
             counting from 1 and ``metrics`` holding the train and ``val_`` losses.
         verbose: Keras's progress display: "auto", 0, 1 (a bar) or 2 (a line per epoch).
 
     Returns:
-        The trained model, and its speed: seconds per epoch (validation included) and
-        training examples per second.
+        The speed: seconds per epoch (validation included) and training examples per
+        second.
     """
-    keras.utils.set_random_seed(train_config.seed)
-    vae = model.build_vae(model_config, seed=train_config.seed)
-    vae.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate))
+    binarize = vae.config.binarize
+    labels = vae.config.conditional
+    if binarize == "dynamic":
+        x, y = _DynamicBinarization(train, config.batch_size, config.seed, labels), None
+    else:
+        x = data.as_inputs(train.images, binarize, config.seed)
+        y = train.labels if labels else None
+    val_x = data.as_inputs(val.images, binarize, config.seed + 1)
+    validation = (val_x, val.labels) if labels else (val_x,)
+    vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     hooks = [
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))
@@ -46,19 +61,43 @@ def train(
     ]
     start = time.perf_counter()
     vae.fit(
-        train_x,
-        validation_data=(val_x,),
-        batch_size=train_config.batch_size,
-        epochs=train_config.epochs,
+        x,
+        y,
+        validation_data=validation,
+        batch_size=None if binarize == "dynamic" else config.batch_size,
+        epochs=config.epochs,
         shuffle=True,
         callbacks=hooks,
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
-    return vae, {
-        "epoch_seconds": seconds / train_config.epochs,
-        "examples_per_second": len(train_x) * train_config.epochs / seconds,
+    return {
+        "epoch_seconds": seconds / config.epochs,
+        "examples_per_second": len(train.labels) * config.epochs / seconds,
     }
+
+
+class _DynamicBinarization(keras.utils.PyDataset):
+    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper."""
+
+    def __init__(self, split: data.Split, batch_size: int, seed: int, labels: bool):
+        super().__init__()
+        self.x = data.as_inputs(split.images)
+        self.y = split.labels if labels else None
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = data.sample_pixels(self.x[rows], self.rng)
+        return (x,) if self.y is None else (x, self.y[rows])
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.x))
 
 
 def device() -> str:

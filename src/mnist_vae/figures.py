@@ -1,0 +1,45 @@
+"""The figures each stage draws from a trained model, by name; the stages save them."""
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mnist_vae import evaluation, plotting, sampling
+from mnist_vae.model import VAE
+
+GRID_COLUMNS = 10
+GRID_IMAGES = 20
+INTERPOLATION_PAIRS = 5
+INTERPOLATION_STEPS = 10
+MANIFOLD_SIZE = 20
+
+
+def evaluation_figures(
+    vae: VAE, x: np.ndarray, labels: np.ndarray, z_mean: np.ndarray
+) -> dict[str, Figure]:
+    """Reconstructions, the latent space coloured by digit, and paths between test images."""
+    shown = x[:GRID_IMAGES]
+    points, axis_name = evaluation.project_2d(z_mean)
+    paths = [
+        sampling.interpolate(vae, x[2 * i], x[2 * i + 1], INTERPOLATION_STEPS)
+        for i in range(INTERPOLATION_PAIRS)
+    ]
+    return {
+        "reconstructions": plotting.reconstruction_grid(
+            shown.reshape(-1, 28, 28), evaluation.reconstruct(vae, shown), GRID_COLUMNS
+        ),
+        "latent_space": plotting.latent_scatter(points, labels, axis_name),
+        "interpolation": plotting.image_grid(
+            np.concatenate(paths),
+            "straight paths between the posterior means of pairs of test images",
+            INTERPOLATION_STEPS,
+        ),
+    }
+
+
+def manifold_figure(vae: VAE) -> Figure:
+    dims = "z" if vae.config.latent_dim == 2 else "the first two dimensions of z, others at 0"
+    return plotting.image_grid(
+        sampling.manifold(vae, MANIFOLD_SIZE),
+        f"decoded grid over {dims}, through the Gaussian inverse CDF",
+        MANIFOLD_SIZE,
+    )

@@ -1,0 +1,69 @@
+"""Copies of the project in fresh git repos, for tests that run ``dvc`` for real."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import ROOT, mnist_folder
+
+STAGES = ("prepare", "train", "evaluate", "generate")
+
+# A few hundred real images and one short epoch: every stage runs in seconds.
+SMALL = {
+    "prepare": {"train_size": 300, "val_size": 100, "test_size": 100},
+    "train": {"hidden_size": 32, "latent_dim": 4, "epochs": 1, "batch_size": 50},
+    "evaluate": {"iw_samples": 10},
+    "generate": {"n_samples": 16},
+}
+
+
+def make_repo(repo: Path) -> Path:
+    """Copies the project's tracked files (not its results) into a new repo, params SMALL."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if name.startswith(("tests/", "metrics/")) or name == "dvc.lock":
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    set_params(repo, SMALL)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "project")
+    return repo
+
+
+def set_params(repo: Path, changes: dict) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in changes.items():
+        params[section].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    return _run(repo, "git", *identity, *args)
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return _run(repo, "dvc", *args)
+
+
+def ran(output: str) -> list[str]:
+    """The stages a ``dvc repro`` or ``dvc exp run`` output says it ran, in order."""
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+def _run(repo: Path, *command: str) -> str:
+    """Runs as a user would: the store is the repo's own mlflow.db, as by default."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
+    env["MNIST_MIRROR"] = str(mnist_folder())
+    # The stages' `python` must be the one running the tests, whatever the caller's PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr

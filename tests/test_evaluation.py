@@ -1,0 +1,65 @@
+"""The test metrics: the importance-weighted bound, the ELBO it refines, and active units."""
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_vae import data, evaluation, training
+from mnist_vae.config import ModelConfig, TrainConfig
+
+CONFIG = ModelConfig(latent_dim=8, hidden_size=64, hidden_layers=1, activation="relu")
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_splits):
+    """A small VAE fitted briefly on real digits, and 200 test images."""
+    vae = training.build(CONFIG, seed=0)
+    config = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=4, seed=0)
+    training.fit(vae, config, mnist_splits["train"], mnist_splits["val"], verbose=0)
+    return vae, data.as_inputs(mnist_splits["test"].images[:200])
+
+
+def test_iw_bound_is_at_least_the_elbo_and_tightens_with_k(trained):
+    vae, x = trained
+
+    scores = {k: evaluation.score(vae, x, k, batch_size=4000, seed=1)[0] for k in (1, 10, 100)}
+
+    for rows in scores.values():
+        assert (rows["iw_nll"] <= rows["neg_elbo"] + 1e-9).all()
+    iw = [scores[k]["iw_nll"].mean() for k in (1, 10, 100)]
+    assert iw[0] > iw[1] + 1 > iw[2] + 2, iw
+
+
+def test_iw_bound_with_one_sample_is_the_elbo(trained):
+    vae, x = trained
+
+    one, _ = evaluation.score(vae, x, k=1, batch_size=500, seed=1)
+    other, _ = evaluation.score(vae, x, k=1, batch_size=500, seed=2)
+
+    np.testing.assert_allclose(one["iw_nll"], one["neg_elbo"], rtol=1e-12)
+    difference = one["iw_nll"] - other["neg_elbo"]
+    assert abs(difference.mean()) < 3 * difference.std() / np.sqrt(len(x))
+
+
+def test_iw_estimate_does_not_depend_on_how_images_are_batched(trained):
+    vae, x = trained
+
+    small, _ = evaluation.score(vae, x[:30], k=50, batch_size=50, seed=3)
+    large, _ = evaluation.score(vae, x[:30], k=50, batch_size=5000, seed=3)
+
+    assert small["iw_nll"].mean() == pytest.approx(large["iw_nll"].mean(), abs=0.5)
+
+
+def test_units_the_encoder_ignores_are_inactive(trained):
+    vae, x = trained
+    vae = keras.models.clone_model(vae)  # leaves the module's model as it was
+    vae.set_weights(trained[0].get_weights())
+    kernel, bias = vae.encoder.get_layer("z_mean").get_weights()
+    kernel[:, [1, 5]] = 0.0
+    vae.encoder.get_layer("z_mean").set_weights([kernel, bias])
+
+    rows, z_mean = evaluation.score(vae, x, k=1, batch_size=500, seed=0)
+    units = evaluation.latent_units(vae, x, z_mean)
+
+    assert units["active"].tolist() == [i not in (1, 5) for i in range(8)]
+    assert evaluation.summarize(rows, np.zeros(len(x)), z_mean)["active_units"] == 6

@@ -1,0 +1,54 @@
+"""Every model variant runs end to end through ``dvc exp run`` and lands in MLflow."""
+
+import json
+
+import pytest
+from mlflow.tracking import MlflowClient
+from pipeline_repo import dvc, git, make_repo, ran
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = {
+    "static": {"binarize": "static"},
+    "dynamic": {"binarize": "dynamic", "activation": "tanh"},
+    "gaussian": {"likelihood": "gaussian", "decoder_std": 0.5, "activation": "sigmoid"},
+    "beta": {"beta": 4.0, "activation": "elu", "hidden_layers": 1},
+    "conditional": {"conditional": True, "latent_dim": 2, "classification_weight": 2.0},
+}
+PLOTS = ("loss_curves", "reconstructions", "latent_space", "interpolation", "samples", "manifold")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, mnist_dir):
+    """One small project with its baseline committed, so each variant reruns only training."""
+    repo = make_repo(tmp_path_factory.mktemp("variants") / "repo")
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    return repo
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_variant_runs_end_to_end(repo, name):
+    overrides = [f"train.{key}={value}" for key, value in VARIANTS[name].items()]
+
+    output = dvc(repo, "exp", "run", "--temp", "-n", name, *(f"-S{o}" for o in overrides))
+
+    assert ran(output) == ["train", "evaluate", "generate"], output
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    (exp,) = [e for row in shown for e in row.get("experiments") or [] if e["name"] == name]
+    result = exp["revs"][0]["data"]
+    scores = result["metrics"]["metrics/evaluate.json"]["data"]["test"]
+    assert scores["iw_nll"] <= scores["neg_elbo"]
+    assert ("accuracy" in scores) == (name == "conditional")
+    assert set(result["outs"]) >= {f"plots/{plot}.png" for plot in PLOTS}
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mnist-vae")
+    (run,) = client.search_runs([experiment.experiment_id], f"tags.`dvc.exp_name` = '{name}'")
+    for key, value in VARIANTS[name].items():
+        assert run.data.params[f"train.{key}"] == str(value)
+    assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts >= {f"{plot}.png" for plot in PLOTS}
+    steps = client.get_metric_history(run.info.run_id, "val_loss")
+    assert [m.step for m in steps] == [1]

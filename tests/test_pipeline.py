@@ -104,6 +104,8 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1]
+    epoch_images = [a.path for a in client.list_artifacts(run_id, "images")]
+    assert any(path.startswith("images/epoch_samples+step+1+") for path in epoch_images)
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"reconstructions.png", "samples.png"} <= artifacts
     assert str(repo / "mlartifacts") in run.info.artifact_uri

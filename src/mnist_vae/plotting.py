@@ -39,6 +39,10 @@ def loss_curves(history: pd.DataFrame) -> Figure:
         axes.plot(history["epoch"], history[f"val_{column}"], marker=".", label="validation")
         axes.set(title=label, xlabel="epoch", ylabel="nats per image")
         axes.legend()
+        later = history.loc[history["epoch"] > 1, [column, f"val_{column}"]]
+        if len(later) > 1:  # the first epoch's loss would squash the rest of the curve
+            low, high = later.min().min(), later.max().max()
+            axes.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
     return figure
 
 

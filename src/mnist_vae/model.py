@@ -49,7 +49,7 @@ class VAE(keras.Model):
         self.decoder = decoder
         self.config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
         self.seed = seed
-        self.sampling = Sampling(seed=seed, name="sampling")
+        self.sampling = Sampling(seed=seed, name="sampling", dtype="float32")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
         if self.config.conditional:
@@ -111,18 +111,24 @@ def build_vae(config: ModelConfig, seed: int) -> VAE:
     inputs = keras.Input((PIXELS,), name="pixels")
     h = _mlp(inputs, config, "encoder")
     outputs = [
-        keras.layers.Dense(config.latent_dim, name="z_mean")(h),
-        keras.layers.Dense(config.latent_dim, name="z_log_var")(h),
+        _output(config.latent_dim, "z_mean")(h),
+        _output(config.latent_dim, "z_log_var")(h),
     ]
     if config.conditional:
-        outputs.append(keras.layers.Dense(DIGITS, name="class_logits")(h))
+        outputs.append(_output(DIGITS, "class_logits")(h))
     encoder = keras.Model(inputs, outputs, name="encoder")
 
     width = config.latent_dim + (DIGITS if config.conditional else 0)
     latent = keras.Input((width,), name="z")
-    logits = keras.layers.Dense(PIXELS, name="logits")(_mlp(latent, config, "decoder"))
+    logits = _output(PIXELS, "logits")(_mlp(latent, config, "decoder"))
     decoder = keras.Model(latent, logits, name="decoder")
     return VAE(encoder, decoder, config, seed=seed, name="vae")
+
+
+def _output(units: int, name: str):
+    """A layer whose outputs stay float32 under a mixed-precision policy, so that the
+    sampling, the logits and the loss are computed at full precision."""
+    return keras.layers.Dense(units, name=name, dtype="float32")
 
 
 def _mlp(x, config: ModelConfig, prefix: str):

@@ -3,7 +3,7 @@
 import click
 
 from mnist_vae.cli import Command, input_path, output_path, seed_option
-from mnist_vae.config import ACTIVATIONS, BINARIZATIONS, LIKELIHOODS
+from mnist_vae.config import ACTIVATIONS, BINARIZATIONS, LIKELIHOODS, LOOPS, PRECISIONS
 
 EPOCH_SAMPLES = 50
 
@@ -40,6 +40,12 @@ def _count(name: str, help: str):
 @_count("--batch-size", "Images per step.")
 @_count("--epochs", "Passes over the training set.")
 @seed_option
+@click.option(
+    "--loop", type=click.Choice(LOOPS), required=True, help="Compiled epochs or Keras fit."
+)
+@click.option("--jit-compile", type=click.BOOL, required=True, help="Compile with XLA.")
+@click.option("--deterministic", type=click.BOOL, required=True, help="Deterministic ops.")
+@click.option("--precision", type=click.Choice(PRECISIONS), required=True, help="Dtype policy.")
 @input_path("--train-data", "train.npz from the prepare stage.")
 @input_path("--val-data", "val.npz from the prepare stage.")
 @input_path("--prepare-params", "params.json from the prepare stage, logged with the run.")
@@ -76,7 +82,7 @@ def train(
     train_split, val_split = data.load(train_data), data.load(val_data)
     writer = HistoryWriter(history)
     with tracking.start_run(params, tags={"device": training.device()}) as run:
-        vae = training.build(model_config, train_config.seed)
+        vae = training.build(model_config, train_config)
         speed = training.fit(
             vae,
             train_config,

@@ -16,8 +16,8 @@ def test_draws_the_digits_it_is_asked_for(mnist_splits):
         conditional=True,
         classification_weight=10.0,
     )
-    vae = training.build(config, seed=0)
     fit = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=10, seed=0)
+    vae = training.build(config, fit)
     training.fit(vae, fit, mnist_splits["train"], mnist_splits["val"], verbose=0)
     test = mnist_splits["test"]
     x = data.as_inputs(test.images)

@@ -13,8 +13,8 @@ CONFIG = ModelConfig(latent_dim=8, hidden_size=64, hidden_layers=1, activation="
 @pytest.fixture(scope="module")
 def trained(mnist_splits):
     """A small VAE fitted briefly on real digits, and 200 test images."""
-    vae = training.build(CONFIG, seed=0)
     config = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=4, seed=0)
+    vae = training.build(CONFIG, config)
     training.fit(vae, config, mnist_splits["train"], mnist_splits["val"], verbose=0)
     return vae, data.as_inputs(mnist_splits["test"].images[:200])
 

@@ -104,7 +104,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images):
     split = data.Split((images * 255).reshape(-1, 28, 28).astype(np.uint8), np.zeros(6, np.uint8))
     seen = []
 
-    vae = training.build(TINY, config.seed)
+    vae = training.build(TINY, config)
     training.fit(vae, config, split, split, [lambda epoch, m: seen.append(m["loss"])], verbose=0)
 
     assert len(seen) == 30

@@ -11,9 +11,13 @@ from typing import Literal
 Activation = Literal["relu", "elu", "tanh", "sigmoid"]
 Likelihood = Literal["bernoulli", "gaussian"]
 Binarize = Literal["none", "dynamic", "static"]
+Loop = Literal["epoch", "fit"]
+Precision = Literal["float32", "mixed_float16", "mixed_bfloat16"]
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
 LIKELIHOODS: tuple[str, ...] = Likelihood.__args__
 BINARIZATIONS: tuple[str, ...] = Binarize.__args__
+LOOPS: tuple[str, ...] = Loop.__args__
+PRECISIONS: tuple[str, ...] = Precision.__args__
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,26 @@ class TrainConfig:
         batch_size: images per gradient step.
         epochs: passes over the training set.
         seed: seeds the weights, the shuffling, the binarization and the noise.
+        loop: ``epoch`` runs each whole epoch in one compiled TensorFlow function, the data
+            held in tensors and shuffled in the graph; ``fit`` is Keras's own ``fit``, which
+            every backend and ``tf.distribute`` support (taken whenever ``epoch`` can't be).
+        jit_compile: compile with XLA: the optimizer's update in the epoch loop, the whole
+            step under ``fit``.
+        deterministic: make TensorFlow's ops deterministic, so two runs with one seed give
+            the same numbers.
+        precision: the Keras dtype policy; the mixed ones compute the hidden layers in 16
+            bits and keep the weights, the logits and the loss in float32 (with loss
+            scaling for float16).
     """
 
     learning_rate: float
     batch_size: int
     epochs: int
     seed: int
+    loop: Loop = "epoch"
+    jit_compile: bool = True
+    deterministic: bool = False
+    precision: Precision = "float32"
 
 
 def from_options(config_class, options: dict):

@@ -18,7 +18,7 @@ class HistoryWriter:
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
         import pandas as pd
 
-        self.rows.append({"epoch": epoch, **metrics})
+        self.rows.append({"epoch": epoch, **dict(sorted(metrics.items()))})
         write_text(self.path, pd.DataFrame(self.rows).to_csv(index=False))
 
     @property

@@ -55,6 +55,14 @@ class VAE(keras.Model):
         if self.config.conditional:
             self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
 
+    @property
+    def term_trackers(self) -> list:
+        """The trackers of the loss's terms, which ``compute_loss`` updates."""
+        trackers = [self.reconstruction_loss_tracker, self.kl_loss_tracker]
+        if self.config.conditional:
+            trackers.append(self.classification_loss_tracker)
+        return trackers
+
     def call(self, x, training=False):
         encoded = self.encode(x, training=training)
         z = self.sampling([encoded["z_mean"], encoded["z_log_var"]])
@@ -88,7 +96,7 @@ class VAE(keras.Model):
             classification = losses.classification_ce(y, y_pred["class_logits"])
             self.classification_loss_tracker.update_state(classification)
             loss = loss + self.config.classification_weight * classification
-        return ops.mean(loss)
+        return _per_replica(ops.mean(loss))
 
     def get_config(self):
         return {
@@ -104,6 +112,17 @@ class VAE(keras.Model):
         encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
         decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
         return cls(encoder, decoder, **config)
+
+
+def _per_replica(loss):
+    """Under ``tf.distribute``, Keras sums the replicas' gradients and multiplies the loss
+    it reports by their number; each replica's loss is divided by it, as Keras's own
+    losses are, so that both come out as for one device."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def build_vae(config: ModelConfig, seed: int) -> VAE:

@@ -1,6 +1,12 @@
-"""Fitting the VAE with Keras's own ``fit``, on whatever device the backend sees."""
+"""Building and fitting the VAE, as fast as the hardware allows.
 
-import math
+Two loops share one model and one loss. The ``epoch`` loop (TensorFlow, one device) runs
+each whole epoch in one compiled function: the data sits in tensors on the device, is
+shuffled there, and no Python runs between steps. ``fit`` is Keras's own loop, for the
+other backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
+"""
+
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -13,10 +19,30 @@ from mnist_vae.config import ModelConfig, TrainConfig
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
-def build(model_config: ModelConfig, seed: int) -> model.VAE:
-    """An untrained VAE whose initial weights depend on ``seed`` alone."""
-    keras.utils.set_random_seed(seed)
-    return model.build_vae(model_config, seed=seed)
+def build(model_config: ModelConfig, config: TrainConfig, devices=None) -> model.VAE:
+    """A compiled, untrained VAE whose initial weights depend on ``config.seed`` alone.
+
+    Args:
+        model_config: the architecture.
+        config: the seed, the precision policy, determinism and the optimiser.
+        devices: the devices to train on; by default every visible GPU. With more than
+            one, the model is mirrored across them.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    strategy = _strategy(devices)
+    scope = strategy.scope() if strategy else contextlib.nullcontext()
+    with scope, _dtype_policy(config.precision):
+        vae = model.build_vae(model_config, seed=config.seed)
+        vae.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            # XLA cannot place a step across mirrored replicas' variables.
+            jit_compile=config.jit_compile and strategy is None,
+        )
+    return vae
 
 
 def fit(
@@ -32,17 +58,41 @@ def fit(
     Args:
         vae: a model from ``build``; its config says how to binarize the images and
             whether the digit labels are needed.
-        config: the optimiser, batch size, epochs and seed.
+        config: the batch size, epochs, seed and loop.
         train: the training images and labels.
         val: the validation images and labels.
         on_epoch_end: called as ``hook(epoch, metrics)`` after each epoch, ``epoch``
             counting from 1 and ``metrics`` holding the train and ``val_`` losses.
-        verbose: Keras's progress display: "auto", 0, 1 (a bar) or 2 (a line per epoch).
+        verbose: progress display: 0 (none), 1 (a bar), 2 (a line per epoch) or "auto".
 
     Returns:
         The speed: seconds per epoch (validation included) and training examples per
         second.
     """
+    start = time.perf_counter()
+    if uses_epoch_loop(vae, config):
+        from mnist_vae.epoch_loop import EpochLoop
+
+        EpochLoop(vae, config, train, val).run(on_epoch_end, verbose)
+    else:
+        _keras_fit(vae, config, train, val, on_epoch_end, verbose)
+    seconds = time.perf_counter() - start
+    return {
+        "epoch_seconds": seconds / config.epochs,
+        "examples_per_second": len(train.labels) * config.epochs / seconds,
+    }
+
+
+def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
+    """Whether ``fit`` takes the compiled epoch loop: TensorFlow on one device."""
+    return (
+        config.loop == "epoch"
+        and keras.backend.backend() == "tensorflow"
+        and vae.distribute_strategy.num_replicas_in_sync == 1
+    )
+
+
+def _keras_fit(vae, config, train, val, on_epoch_end, verbose) -> None:
     binarize = vae.config.binarize
     labels = vae.config.conditional
     if binarize == "dynamic":
@@ -51,30 +101,22 @@ def fit(
         x = data.as_inputs(train.images, binarize, config.seed)
         y = train.labels if labels else None
     val_x = data.as_inputs(val.images, binarize, config.seed + 1)
-    validation = (val_x, val.labels) if labels else (val_x,)
-    vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     hooks = [
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))
         )
         for hook in on_epoch_end
     ]
-    start = time.perf_counter()
     vae.fit(
         x,
         y,
-        validation_data=validation,
+        validation_data=(val_x, val.labels) if labels else (val_x,),
         batch_size=None if binarize == "dynamic" else config.batch_size,
         epochs=config.epochs,
         shuffle=True,
         callbacks=hooks,
         verbose=verbose,
     )
-    seconds = time.perf_counter() - start
-    return {
-        "epoch_seconds": seconds / config.epochs,
-        "examples_per_second": len(train.labels) * config.epochs / seconds,
-    }
 
 
 class _DynamicBinarization(keras.utils.PyDataset):
@@ -89,7 +131,7 @@ class _DynamicBinarization(keras.utils.PyDataset):
         self.order = self.rng.permutation(len(self.x))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, index: int):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -98,6 +140,28 @@ class _DynamicBinarization(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.x))
+
+
+def _strategy(devices):
+    """A MirroredStrategy over ``devices`` (by default the visible GPUs) when several."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if devices is None:
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Sets Keras's global dtype policy while the model is built, then restores it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def device() -> str:

@@ -1,0 +1,160 @@
+"""Training speed: the project's train stage against a plain Keras ``fit`` baseline.
+
+Each measurement runs in a process of its own (for a clean peak RSS), the two
+implementations alternating for each size so that the machine's noise hits both alike.
+Both start from the same weights, train on the same data for the same epochs with the
+same batch size, and are scored by the same evaluator afterwards.
+
+    python benchmarks/train_speed.py                 # the table, default sizes
+    python benchmarks/train_speed.py --epochs 3 --sizes 20x512x128 --sizes 2x512x128
+"""
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = ("20x512x128", "2x512x128", "20x1024x128", "20x512x1024")
+# One lever changed at a time from the default (the compiled epoch loop with XLA updates).
+LEVERS = {
+    "Keras fit (per-step Python)": "loop=fit,jit_compile=false",
+    "Keras fit + XLA": "loop=fit,jit_compile=true",
+    "epoch loop, no XLA": "jit_compile=false",
+    "epoch loop + XLA update (default)": "",
+    "+ mixed_bfloat16": "precision=mixed_bfloat16",
+    "+ deterministic": "deterministic=true",
+}
+
+
+@click.group(invoke_without_command=True)
+@click.option("--epochs", type=click.IntRange(min=2), default=5, help="Epochs per run.")
+@click.option("--sizes", multiple=True, default=SIZES, help="latent x hidden x batch.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, help="Runs per cell.")
+@click.option("--hidden-layers", type=click.IntRange(min=1), default=1, help="Per MLP.")
+@click.option("--levers", is_flag=True, help="Also one row per lever, at the first size.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=ROOT / "data" / "prepared",
+)
+@click.pass_context
+def main(ctx, epochs, sizes, repeats, hidden_layers, levers, data_dir):
+    """Print a table of examples/s, ratio to baseline, test -ELBO and peak RSS."""
+    if ctx.invoked_subcommand:
+        return
+    rows = []
+    for size in sizes:
+        for _ in range(repeats):
+            for impl in ("baseline", "project"):
+                rows.append(_measure(impl, size, hidden_layers, epochs, data_dir))
+    if levers:
+        for name, overrides in LEVERS.items():
+            row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides)
+            rows.append({**row, "impl": name})
+    print(_table(rows))
+
+
+@main.command()
+@click.option("--impl", type=click.Choice(["baseline", "project"]), required=True)
+@click.option("--size", required=True)
+@click.option("--hidden-layers", type=int, required=True)
+@click.option("--epochs", type=int, required=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--set", "overrides", default="", help="TrainConfig fields: a=1,b=x.")
+def run(impl, size, hidden_layers, epochs, data_dir, overrides):
+    """One measurement, printed as JSON (the parent process calls this)."""
+    import keras
+    import numpy as np
+
+    from mnist_vae import data, evaluation, training
+    from mnist_vae.config import ModelConfig, TrainConfig
+
+    latent, hidden, batch = (int(v) for v in size.split("x"))
+    splits = {name: data.load(data_dir / f"{name}.npz") for name in ("train", "val", "test")}
+    config = TrainConfig(
+        learning_rate=1e-3, batch_size=batch, epochs=epochs, seed=0, **_fields(overrides)
+    )
+    vae = training.build(ModelConfig(latent, hidden, hidden_layers, "relu"), config)
+    ends = [time.perf_counter()]
+    if impl == "project":
+        mark = [lambda epoch, metrics: ends.append(time.perf_counter())]
+        training.fit(vae, config, splits["train"], splits["val"], mark, verbose=0)
+    else:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from baseline import PlainVAE
+
+        plain = PlainVAE(vae.encoder, vae.decoder, seed=0)
+        plain.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        plain.fit(
+            data.as_inputs(splits["train"].images),
+            validation_data=(data.as_inputs(splits["val"].images),),
+            batch_size=batch,
+            epochs=epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.LambdaCallback(
+                    on_epoch_end=lambda *_: ends.append(time.perf_counter())
+                )
+            ],
+        )
+    seconds = np.diff(ends)
+    x = data.as_inputs(splits["test"].images)
+    rows, _ = evaluation.score(vae, x, k=1, batch_size=10_000, seed=0)
+    result = {
+        "impl": impl,
+        "size": size,
+        # Steady state: the median epoch after the first, whose tracing and compiling
+        # is reported apart. Every epoch includes its validation pass.
+        "examples_per_second": len(splits["train"].labels) / float(np.median(seconds[1:])),
+        "first_epoch_seconds": float(seconds[0]),
+        "neg_elbo": float(rows["neg_elbo"].mean()),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(result))
+
+
+def _fields(overrides: str) -> dict:
+    values = {"true": True, "false": False}
+    pairs = (item.split("=") for item in overrides.split(",") if item)
+    return {key: values.get(value, value) for key, value in pairs}
+
+
+def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
+    command = [sys.executable, __file__, "run", "--impl", impl, "--size", size]
+    command += ["--hidden-layers", str(layers), "--set", overrides]
+    command += ["--epochs", str(epochs), "--data-dir", str(data_dir)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _table(rows: list[dict]) -> str:
+    baseline = {}
+    for row in rows:
+        if row["impl"] == "baseline":
+            baseline.setdefault(row["size"], []).append(row)
+    lines = [
+        "| latent x hidden x batch | implementation | examples/s | vs baseline "
+        "| first epoch (s) | test -ELBO | peak RSS (MB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        base = sum(r["examples_per_second"] for r in baseline[row["size"]]) / len(
+            baseline[row["size"]]
+        )
+        lines.append(
+            f"| {row['size']} | {row['impl']} | {row['examples_per_second']:,.0f} | "
+            f"{row['examples_per_second'] / base:.2f}x | {row['first_epoch_seconds']:.1f} | "
+            f"{row['neg_elbo']:.2f} | "
+            f"{row['peak_rss_mb']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

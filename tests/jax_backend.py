@@ -1,0 +1,39 @@
+"""Trains, scores, saves, reloads and samples a small VAE; run under KERAS_BACKEND=jax.
+
+test_backends.py runs it in a process of its own, because the backend is chosen when Keras
+is first imported.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import keras
+
+from mnist_vae import data, evaluation, model, sampling, training
+from mnist_vae.config import ModelConfig, TrainConfig
+
+assert keras.backend.backend() == "jax", keras.backend.backend()
+splits = data.split(data.read_official([sys.argv[1]]), 2000, 500, 200, seed=0)
+config = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=2, seed=0)
+for model_config in (
+    ModelConfig(8, 64, 2, "relu"),
+    ModelConfig(2, 64, 1, "relu", conditional=True),
+    ModelConfig(8, 64, 1, "tanh", binarize="dynamic"),
+):
+    vae = training.build(model_config, config)
+    history = []
+    training.fit(vae, config, splits["train"], splits["val"], [lambda _, m: history.append(m)], 0)  # noqa: B023
+    x = data.as_inputs(splits["test"].images, model_config.binarize, 0)
+    rows, _ = evaluation.score(vae, x, k=10, batch_size=1000, seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        vae.save(Path(folder) / "vae.keras")
+        reloaded = model.load(Path(folder) / "vae.keras")
+    digits = [1, 2] if model_config.conditional else None
+    z = sampling.prior_latents(2, model_config.latent_dim, seed=0)
+    images = sampling.decode_means(reloaded, z, digits)
+    assert history[-1]["val_loss"] < history[0]["val_loss"] + 5
+    assert (rows["iw_nll"] <= rows["neg_elbo"]).all() and images.shape == (2, 28, 28)
+    print(
+        training.device(), model_config.binarize, history[-1]["val_loss"], rows["neg_elbo"].mean()
+    )

@@ -1,0 +1,96 @@
+"""The fast training path against the plain one, determinism, and two-device training."""
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from mnist_vae import data, training
+from mnist_vae.config import ModelConfig, TrainConfig
+
+MODEL = ModelConfig(latent_dim=4, hidden_size=32, hidden_layers=2, activation="relu")
+PLAIN = TrainConfig(
+    learning_rate=1e-3, batch_size=50, epochs=2, seed=0, loop="fit", jit_compile=False
+)
+FAST = replace(PLAIN, loop="epoch", jit_compile=True)
+
+
+def _history(config, train, val) -> list[dict]:
+    vae = training.build(MODEL, config)
+    seen = []
+    training.fit(vae, config, train, val, [lambda epoch, m: seen.append(m)], verbose=0)
+    return seen, vae
+
+
+@pytest.fixture(scope="module")
+def small(mnist_splits):
+    return data.Split(mnist_splits["train"].images[:500], mnist_splits["train"].labels[:500])
+
+
+def test_fast_and_plain_paths_give_the_same_loss_on_a_fixed_batch(mnist_splits):
+    """One step from the same weights on one batch: the same loss, the same update.
+
+    The batch repeats one image, so that the order each loop shuffles it into does not
+    change which image meets which draw of the noise.
+    """
+    batch = data.Split(
+        np.repeat(mnist_splits["test"].images[:1], 50, axis=0), np.zeros(50, np.uint8)
+    )
+    config = replace(PLAIN, epochs=1)
+
+    plain, _ = _history(config, batch, batch)
+    fast, _ = _history(replace(config, loop="epoch", jit_compile=True), batch, batch)
+
+    assert set(fast[0]) == set(plain[0])
+    for name, value in plain[0].items():
+        assert fast[0][name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_fast_and_plain_paths_train_alike(small, mnist_splits):
+    plain, _ = _history(PLAIN, small, mnist_splits["val"])
+    fast, _ = _history(FAST, small, mnist_splits["val"])
+
+    assert fast[-1]["val_loss"] == pytest.approx(plain[-1]["val_loss"], rel=0.02)
+    assert fast[-1]["val_loss"] < fast[0]["val_loss"]
+
+
+def test_deterministic_mode_gives_identical_metrics(small, mnist_splits):
+    config = replace(FAST, deterministic=True)
+
+    first, _ = _history(config, small, mnist_splits["val"])
+    second, _ = _history(config, small, mnist_splits["val"])
+
+    assert first == second
+
+
+def test_trains_on_two_logical_devices_like_on_one(tmp_path, mnist_dir):
+    """A fresh process splits the CPU into two logical devices before TensorFlow starts."""
+    script = ROOT / "tests" / "two_devices.py"
+
+    result = subprocess.run(
+        [sys.executable, script, str(mnist_dir)], capture_output=True, text=True, cwd=ROOT
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    single, mirrored, replicas = (float(v) for v in result.stdout.split()[-3:])
+    assert replicas == 2
+    assert mirrored == pytest.approx(single, rel=0.02)
+
+
+@pytest.mark.parametrize("loop", ["epoch", "fit"])
+def test_mixed_precision_computes_in_16_bits_and_scores_in_32(small, mnist_splits, loop):
+    config = replace(FAST, precision="mixed_float16", loop=loop)
+
+    history, vae = _history(config, small, mnist_splits["val"])
+
+    assert vae.encoder.get_layer("encoder_hidden_0").compute_dtype == "float16"
+    assert isinstance(vae.optimizer, keras.optimizers.LossScaleOptimizer)
+    outputs = vae(data.as_inputs(small.images[:4]))
+    assert {keras.backend.standardize_dtype(v.dtype) for v in outputs.values()} == {"float32"}
+    assert np.isfinite(history[-1]["val_loss"])
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

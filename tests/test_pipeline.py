@@ -77,6 +77,10 @@ def _check_experiment(repo: Path) -> None:
     shown = json.loads(dvc(repo, "exp", "show", "--json"))
     names = [exp["name"] for row in shown for exp in row.get("experiments") or []]
     assert "small-z" in names
+    (loss_chart,) = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]["loss"]
+    assert loss_chart["revisions"] == ["workspace", "HEAD"]
+    drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}
+    assert drawn == {(rev, f) for rev in ("workspace", "HEAD") for f in ("loss", "val_loss")}
     (run,) = _runs(repo, "tags.`dvc.exp_name` = 'small-z'")
     assert run.info.run_name == "small-z"
     assert run.data.params["train.latent_dim"] == "2"

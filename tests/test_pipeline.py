@@ -10,10 +10,14 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 from pipeline_repo import STAGES, dvc, git, make_repo, ran, set_params
 
-from mnist_vae import model  # noqa: F401  (registers the custom Keras classes)
+from mnist_vae import (
+    model,  # noqa: F401  (registers the custom Keras classes)
+    registry,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +65,28 @@ def test_dvc_repro_end_to_end(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     _check_experiment(repo)
+    _check_champion(repo)
+
+
+def _check_champion(repo: Path) -> None:
+    """Each training run registered a version; the alias goes to the best test -ELBO."""
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    versions = client.search_model_versions("name = 'mnist-vae'")
+    scores = {v.version: client.get_run(v.run_id).data.metrics["test.neg_elbo"] for v in versions}
+    assert len(scores) == 2
+
+    result = CliRunner().invoke(
+        registry.main, ["--alias", "champion"], env={"MLFLOW_TRACKING_URI": uri}
+    )
+
+    assert result.exit_code == 0, result.output
+    best = min(scores, key=scores.get)
+    assert result.output.startswith(f"mnist-vae@champion -> version {best} ")
+    assert client.get_model_version_by_alias("mnist-vae", "champion").version == best
+    champion = mlflow.keras.load_model("models:/mnist-vae@champion")
+    z_mean = champion.encode(np.zeros((3, 784), np.float32))["z_mean"]
+    assert champion.decode(z_mean).shape == (3, 784)
 
 
 def _check_experiment(repo: Path) -> None:

@@ -91,3 +91,14 @@ def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
     assert result.output.startswith(f"Error: {run_file}: expected a JSON file with a run_id")
     assert result.output.count("\n") == 1
     assert not (trained / "s.npz").exists() and not (trained / "s.png").exists()
+
+
+def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store):
+    from mnist_vae import registry
+
+    result = CliRunner().invoke(registry.main, [])
+
+    assert result.exit_code == 1
+    assert (
+        result.output == "Error: mnist-vae: no registered version has a run with test.neg_elbo\n"
+    )

@@ -20,6 +20,7 @@ from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 
 EXPERIMENT = "mnist-vae"
+REGISTERED_MODEL = "mnist-vae"
 _log = logging.getLogger(__name__)
 
 
@@ -111,7 +112,8 @@ def read_run_file(path: str | os.PathLike) -> str:
 
 
 def log_model(vae, example) -> None:
-    """Logs the Keras model with its signature, an input example and exact requirements.
+    """Logs the Keras model with its signature, an input example and exact requirements,
+    and registers it as a new version of ``REGISTERED_MODEL``.
 
     Naming the requirements spares MLflow its slow inference of them, which reloads the
     model in a subprocess.
@@ -132,6 +134,7 @@ def log_model(vae, example) -> None:
             signature=infer_signature(example, outputs),
             input_example=example,
             pip_requirements=requirements,
+            registered_model_name=REGISTERED_MODEL,
         )
 
 

@@ -1,0 +1,51 @@
+"""The MLflow model registry: every trained model is a version of one registered model,
+and the ``champion`` alias names the version with the best test -ELBO."""
+
+import click
+
+from mnist_vae.cli import Command
+
+METRIC = "test.neg_elbo"
+
+
+def crown(client, name: str, alias: str, metric: str = METRIC):
+    """Points ``alias`` at the version of ``name`` whose run has the lowest ``metric``.
+
+    Returns:
+        The chosen model version and its metric.
+
+    Raises:
+        PipelineError: no version's run has the metric yet.
+    """
+    from mnist_vae.errors import PipelineError
+
+    scored = []
+    for version in client.search_model_versions(f"name = '{name}'"):
+        value = client.get_run(version.run_id).data.metrics.get(metric)
+        if value is not None:
+            scored.append((value, int(version.version), version))
+    if not scored:
+        raise PipelineError(f"{name}: no registered version has a run with {metric}")
+    value, _, best = min(scored, key=lambda item: item[:2])
+    client.set_registered_model_alias(name, alias, best.version)
+    return best, value
+
+
+@click.command(cls=Command)
+@click.option("--alias", default="champion", show_default=True, help="The alias to set.")
+def main(alias):
+    """Set ALIAS on the registered model version with the best test -ELBO.
+
+    Uses the same MLflow store as the stages (MLFLOW_TRACKING_URI, else mlflow.db at the
+    repository root).
+    """
+    from mlflow.tracking import MlflowClient
+
+    from mnist_vae import tracking
+
+    tracking.configure()
+    best, value = crown(MlflowClient(), tracking.REGISTERED_MODEL, alias)
+    click.echo(
+        f"{tracking.REGISTERED_MODEL}@{alias} -> version {best.version} "
+        f"(run {best.run_id}, {METRIC} {value:.3f})"
+    )

@@ -46,11 +46,11 @@ def set_params(repo: Path, changes: dict) -> None:
 
 def git(repo: Path, *args: str) -> str:
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
-    return _run(repo, "git", *identity, *args)
+    return run(repo, "git", *identity, *args)
 
 
 def dvc(repo: Path, *args: str) -> str:
-    return _run(repo, "dvc", *args)
+    return run(repo, "dvc", *args)
 
 
 def ran(output: str) -> list[str]:
@@ -58,7 +58,7 @@ def ran(output: str) -> list[str]:
     return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
 
 
-def _run(repo: Path, *command: str) -> str:
+def run(repo: Path, *command: str) -> str:
     """Runs as a user would: the store is the repo's own mlflow.db, as by default."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
     env["MNIST_MIRROR"] = str(mnist_folder())

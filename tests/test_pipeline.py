@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from pipeline_repo import STAGES, dvc, git, make_repo, ran, set_params
+from pipeline_repo import STAGES, dvc, git, make_repo, ran, run, set_params
 
 from mnist_vae import (
     model,  # noqa: F401  (registers the custom Keras classes)
@@ -66,6 +66,27 @@ def test_dvc_repro_end_to_end(repo):
     git(repo, "commit", "-qm", "baseline")
     _check_experiment(repo)
     _check_champion(repo)
+    _check_review(repo)
+
+
+def _check_review(repo: Path) -> None:
+    """The reviewer's report: the experiment in the workspace against the committed run."""
+    out = run(repo, "mnist-vae-review", "--baseline", "HEAD", "--output", "review/report.md")
+
+    assert out.strip().endswith("wrote review/report.md")
+    report = (repo / "review" / "report.md").read_text()
+    assert report.startswith("# workspace against HEAD\n")
+    (row,) = [line for line in report.splitlines() if "| test.neg_elbo |" in line]
+    old, new, change, relative = row.strip("|").split("|")[2:]
+    assert float(change) == pytest.approx(float(new) - float(old), abs=0.15)  # 4 digits shown
+    assert relative.strip().endswith("%")
+    assert "| train.latent_dim | 4 | 2 |" in report
+    for image in ("HEAD_samples.png", "workspace_samples.png", "HEAD_reconstructions.png"):
+        assert (repo / "review" / "report_images" / image).stat().st_size > 0
+        assert f"](report_images/{image})" in report
+    workspace_run = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
+    assert f"- workspace: run `{workspace_run}`" in report
+    assert report.count("run `") == 2
 
 
 def _check_champion(repo: Path) -> None:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mnist_vae import data
+from mnist_vae import data, training
 
 VALIDATION_BATCH = 1000
 
@@ -27,7 +27,7 @@ class EpochLoop:
         self.dynamic = vae.config.binarize == "dynamic"
         stored = "none" if self.dynamic else vae.config.binarize
         self.x = tf.constant(data.as_inputs(train.images, stored, config.seed))
-        self.val_x = tf.constant(data.as_inputs(val.images, vae.config.binarize, config.seed + 1))
+        self.val_x = tf.constant(training.validation_inputs(vae, config, val))
         labels = vae.config.conditional
         self.y = tf.constant(train.labels.astype(np.int32)) if labels else None
         self.val_y = tf.constant(val.labels.astype(np.int32)) if labels else None

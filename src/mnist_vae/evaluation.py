@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from mnist_vae import losses
+from mnist_vae import losses, sampling
 from mnist_vae.model import VAE
 
 ACTIVE_THRESHOLD = 0.01
@@ -129,6 +129,7 @@ def project_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
 def reconstruct(vae: VAE, x: np.ndarray) -> np.ndarray:
     """The decoder's means at the posterior means: the model's best reconstruction."""
     encoded = vae.encode(x)
-    digits = ops.softmax(encoded["class_logits"]) if vae.config.conditional else None
-    logits = vae.decode(encoded["z_mean"], digits)
-    return ops.convert_to_numpy(ops.sigmoid(logits)).reshape(len(x), 28, 28)
+    digits = None
+    if vae.config.conditional:
+        digits = ops.convert_to_numpy(ops.softmax(encoded["class_logits"]))
+    return sampling.decode_means(vae, ops.convert_to_numpy(encoded["z_mean"]), digits)

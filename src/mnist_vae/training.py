@@ -92,6 +92,12 @@ def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
     )
 
 
+def validation_inputs(vae: model.VAE, config: TrainConfig, val: data.Split) -> np.ndarray:
+    """The validation images as the model sees them: binarized once, with a seed of their
+    own, when the model binarizes."""
+    return data.as_inputs(val.images, vae.config.binarize, config.seed + 1)
+
+
 def _keras_fit(vae, config, train, val, on_epoch_end, verbose) -> None:
     binarize = vae.config.binarize
     labels = vae.config.conditional
@@ -100,7 +106,7 @@ def _keras_fit(vae, config, train, val, on_epoch_end, verbose) -> None:
     else:
         x = data.as_inputs(train.images, binarize, config.seed)
         y = train.labels if labels else None
-    val_x = data.as_inputs(val.images, binarize, config.seed + 1)
+    val_x = validation_inputs(vae, config, val)
     hooks = [
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))

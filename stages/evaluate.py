@@ -49,7 +49,7 @@ def evaluate(
             plotting.save(figure, figure_paths[name])
             mlflow.log_artifact(figure_paths[name])
         write_json(metrics, {"test": scores})
-        mlflow.log_metrics(tracking.prefixed("test", scores))
+        tracking.log_metrics(tracking.prefixed("test", scores))
 
 
 if __name__ == "__main__":

@@ -95,12 +95,12 @@ def train(
             ],
             verbose=1 if sys.stdout.isatty() else 2,
         )
-        mlflow.log_metrics(speed)
+        tracking.log_metrics(speed)
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
         mlflow.log_artifact(curves)
-        tracking.log_model(vae, data.as_inputs(val_split.images[:5]))
         with atomic_path(model) as tmp:
             vae.save(tmp)
+        tracking.log_model(model, model_config)
         write_json(metrics, {**writer.last, **speed})
         tracking.write_run_file(run_file, run)
 

@@ -10,12 +10,13 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import mlflow
+import mlflow.pyfunc
 import numpy as np
 from mlflow.exceptions import MlflowException
 
+from mnist_vae import store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 
@@ -39,7 +40,7 @@ def tracking_uri() -> str:
 
 
 def configure() -> None:
-    """Points MLflow at the store and experiment, creating the experiment when missing.
+    """Points MLflow at the store and experiment, creating them when missing.
 
     With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
     keeps its own artifact location. The experiment is marked as model training, so the
@@ -48,25 +49,25 @@ def configure() -> None:
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    if mlflow.get_experiment_by_name(name) is None:
-        local = not uri.startswith(("http://", "https://", "databricks"))
-        location = (project_root() / "mlartifacts").as_uri() if local else None
-        kind = {"mlflow.experimentKind": "custom_model_development"}
-        mlflow.create_experiment(name, artifact_location=location, tags=kind)
+    with store.created(uri):
+        if store.retrying(mlflow.get_experiment_by_name, name) is None:
+            local = not uri.startswith(("http://", "https://", "databricks"))
+            location = (project_root() / "mlartifacts").as_uri() if local else None
+            kind = {"mlflow.experimentKind": "custom_model_development"}
+            store.retrying(mlflow.create_experiment, name, artifact_location=location, tags=kind)
     mlflow.set_experiment(name)
 
 
 @contextlib.contextmanager
 def start_run(params: dict, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
-    """Opens the pipeline's run, named after the DVC experiment when there is one."""
+    """Opens the pipeline's run, named and tagged after the DVC experiment when there is one."""
     configure()
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
         "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
     }
     tags = {**tags, **{k: v for k, v in dvc_tags.items() if v}}
-    with mlflow.start_run(run_name=os.environ.get("DVC_EXP_NAME"), tags=tags) as run:
-        mlflow.log_params(params)
+    with _active(params, run_name=os.environ.get("DVC_EXP_NAME"), tags=tags) as run:
         yield run
 
 
@@ -91,13 +92,25 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
             yield run
         return
     if any(logged.get(key, str(value)) != str(value) for key, value in params.items()):
-        with mlflow.start_run(run_name=stage, parent_run_id=run_id) as run:
-            mlflow.log_params(params)
+        with _active(params, run_name=stage, parent_run_id=run_id) as run:
             yield run
         return
-    with mlflow.start_run(run_id=run_id) as run:
-        mlflow.log_params(params)
+    with _active(params, run_id=run_id) as run:
         yield run
+
+
+@contextlib.contextmanager
+def _active(params: dict, **start) -> Iterator[mlflow.ActiveRun]:
+    """``mlflow.start_run(**start)`` with its params, ended as FINISHED or FAILED; each
+    write is retried while a parallel writer holds the store."""
+    run = store.retrying(mlflow.start_run, **start)
+    status = "FAILED"
+    try:
+        store.retrying(mlflow.log_params, params)
+        yield run
+        status = "FINISHED"
+    finally:
+        store.retrying(mlflow.end_run, status)
 
 
 def write_run_file(path: str | os.PathLike, run: mlflow.ActiveRun) -> None:
@@ -111,47 +124,40 @@ def read_run_file(path: str | os.PathLike) -> str:
         raise PipelineError(f"{path}: expected a JSON file with a run_id ({error})") from None
 
 
-def log_model(vae, example) -> None:
-    """Logs the Keras model with its signature, an input example and exact requirements,
-    and registers it as a new version of ``REGISTERED_MODEL``.
+def log_model(model_path: str | os.PathLike, config) -> None:
+    """Logs the saved VAE as a :class:`~mnist_vae.serving.Generator` and registers it as a
+    new version of ``REGISTERED_MODEL``.
 
-    Naming the requirements spares MLflow its slow inference of them, which reloads the
-    model in a subprocess.
+    The package goes with it as code, so the model loads without this repository. Naming
+    the requirements spares MLflow its slow inference of them, which reloads the model in
+    a subprocess.
     """
     from importlib.metadata import version
 
     import keras
-    import mlflow.keras
-    from mlflow.models import infer_signature
 
-    outputs = {name: keras.ops.convert_to_numpy(value) for name, value in vae(example).items()}
+    from mnist_vae import serving
+
     backend = keras.backend.backend()
-    requirements = [f"keras=={keras.__version__}", f"{backend}=={version(backend)}"]
-    with mock.patch.object(mlflow.keras, "save_model", _making_folder(mlflow.keras.save_model)):
-        mlflow.keras.log_model(
-            vae,
-            name="model",
-            signature=infer_signature(example, outputs),
-            input_example=example,
-            pip_requirements=requirements,
-            registered_model_name=REGISTERED_MODEL,
-        )
+    mlflow.pyfunc.log_model(
+        name="model",
+        python_model=Path(__file__).with_name("served_model.py"),
+        artifacts={"vae": str(model_path)},
+        code_paths=[str(Path(__file__).parent)],
+        signature=serving.signature(config.latent_dim, config.conditional),
+        input_example=serving.example(config.latent_dim, config.conditional),
+        pip_requirements=[f"keras=={keras.__version__}", f"{backend}=={version(backend)}"],
+        registered_model_name=REGISTERED_MODEL,
+    )
 
 
-def _making_folder(save_model):
-    """Works around mlflow#16183, open in MLflow 3.18: the Keras flavor writes the input
-    example into the model's folder before it creates that folder."""
-
-    def save(*args, path, **kwargs):
-        os.makedirs(path, exist_ok=True)
-        return save_model(*args, path=path, **kwargs)
-
-    return save
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    store.retrying(mlflow.log_metrics, metrics, step=step)
 
 
 def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
     """Logs one epoch's losses with the epoch as their step, for MLflow's charts."""
-    mlflow.log_metrics(metrics, step=epoch)
+    log_metrics(metrics, step=epoch)
 
 
 class EpochSamples:
@@ -170,7 +176,8 @@ class EpochSamples:
 
         images = sampling.decode_means(self.vae, self.z, self.digits)
         canvas = plotting.tile(images, ncols=10)
-        mlflow.log_image((canvas * 255).round().astype(np.uint8), key="epoch_samples", step=epoch)
+        pixels = (canvas * 255).round().astype(np.uint8)
+        store.retrying(mlflow.log_image, pixels, key="epoch_samples", step=epoch)
 
 
 def prefixed(section: str, values: dict) -> dict:

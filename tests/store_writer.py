@@ -1,0 +1,13 @@
+"""One pipeline-like writer: opens a run in the store and logs many steps into it.
+
+Run by test_store.py as several processes at once against one fresh SQLite store.
+"""
+
+import sys
+
+from mnist_vae import tracking
+
+name, steps = sys.argv[1], int(sys.argv[2])
+with tracking.start_run({"writer": name}, tags={}):
+    for step in range(steps):
+        tracking.log_epoch(step, {"loss": float(step)})

@@ -61,8 +61,8 @@ def git(repo: Path, *args: str) -> str:
     return run(repo, "git", *identity, *args)
 
 
-def dvc(repo: Path, *args: str) -> str:
-    return run(repo, "dvc", *args)
+def dvc(repo: Path, *args: str, **env: str) -> str:
+    return run(repo, "dvc", *args, **env)
 
 
 def ran(output: str) -> list[str]:
@@ -70,9 +70,12 @@ def ran(output: str) -> list[str]:
     return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
 
 
-def run(repo: Path, *command: str) -> str:
-    """Runs as a user would: the store is the repo's own mlflow.db, as by default."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
+def run(repo: Path, *command: str, **env: str) -> str:
+    """Runs as a user would: the store is the repo's own mlflow.db unless ``env`` names one."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")},
+        **env,
+    }
     env["MNIST_MIRROR"] = str(mnist_folder())
     # The stages' `python` must be the one running the tests, whatever the caller's PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -181,5 +181,9 @@ class EpochSamples:
 
 
 def prefixed(section: str, values: dict) -> dict:
-    """Names values as in params.yaml and dvc.yaml (``train.latent_dim``), for MLflow."""
-    return {f"{section}.{key}": value for key, value in values.items()}
+    """Names and spells values as params.yaml and ``dvc exp show`` do (``train.latent_dim``,
+    ``true``), so that the MLflow UI and DVC show the same params."""
+    return {
+        f"{section}.{key}": str(value).lower() if isinstance(value, bool) else value
+        for key, value in values.items()
+    }

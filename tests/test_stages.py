@@ -102,3 +102,25 @@ def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store
     # MLflow itself logs the creation of the new store's tables before it.
     last = result.output.splitlines()[-1]
     assert last == "Error: mnist-vae: no registered version has a run with test.neg_elbo"
+
+
+def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
+    """A rerun of the same pipeline registers the same score again; its newer version,
+    logged by the newer code, wins the tie."""
+    import mlflow
+
+    from mnist_vae import registry, tracking
+
+    tracking.configure()
+    client = mlflow.MlflowClient()
+    client.create_registered_model("mnist-vae")
+    for score in (99.5, 99.0, 120.0, 99.0):
+        with mlflow.start_run() as run:
+            mlflow.log_metric("test.neg_elbo", score)
+        client.create_model_version("mnist-vae", run.info.artifact_uri, run.info.run_id)
+
+    result = CliRunner().invoke(registry.main, [])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("mnist-vae@champion -> version 4 ")
+    assert int(client.get_model_version_by_alias("mnist-vae", "champion").version) == 4

@@ -9,7 +9,8 @@ METRIC = "test.neg_elbo"
 
 
 def crown(client, name: str, alias: str, metric: str = METRIC):
-    """Points ``alias`` at the version of ``name`` whose run has the lowest ``metric``.
+    """Points ``alias`` at the version of ``name`` whose run has the lowest ``metric``,
+    the newest of equals (a rerun of the same pipeline registers the same scores again).
 
     Returns:
         The chosen model version and its metric.
@@ -26,7 +27,7 @@ def crown(client, name: str, alias: str, metric: str = METRIC):
             scored.append((value, int(version.version), version))
     if not scored:
         raise PipelineError(f"{name}: no registered version has a run with {metric}")
-    value, _, best = min(scored, key=lambda item: item[:2])
+    value, _, best = min(scored, key=lambda item: (item[0], -item[1]))
     client.set_registered_model_alias(name, alias, best.version)
     return best, value
 

@@ -11,6 +11,7 @@ same batch size, and are scored by the same evaluator afterwards.
 
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -49,13 +50,14 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, data_dir):
         return
     rows = []
     for size in sizes:
-        for _ in range(repeats):
+        for pair in range(repeats):
             for impl in ("baseline", "project"):
-                rows.append(_measure(impl, size, hidden_layers, epochs, data_dir))
+                row = _measure(impl, size, hidden_layers, epochs, data_dir)
+                rows.append({**row, "pair": pair})
     if levers:
         for name, overrides in LEVERS.items():
             row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides)
-            rows.append({**row, "impl": name})
+            rows.append({**row, "impl": name, "pair": None})
     print(_table(rows))
 
 
@@ -134,24 +136,37 @@ def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    baseline = {}
+    """One row per run. A project run's ratio is to the baseline run just before it (its
+    pair), which met the same machine state; a lever's ratio is to the median baseline."""
+    baselines = {}
     for row in rows:
         if row["impl"] == "baseline":
-            baseline.setdefault(row["size"], []).append(row)
+            baselines[row["size"], row["pair"]] = row["examples_per_second"]
+    medians = {
+        size: statistics.median(v for (s, _), v in baselines.items() if s == size)
+        for size, _ in baselines
+    }
     lines = [
         "| latent x hidden x batch | implementation | examples/s | vs baseline "
         "| first epoch (s) | test -ELBO | peak RSS (MB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    ratios = {}
     for row in rows:
-        base = sum(r["examples_per_second"] for r in baseline[row["size"]]) / len(
-            baseline[row["size"]]
-        )
+        base = baselines.get((row["size"], row["pair"]), medians[row["size"]])
+        ratio = row["examples_per_second"] / base
+        if row["impl"] == "project":
+            ratios.setdefault(row["size"], []).append(ratio)
         lines.append(
             f"| {row['size']} | {row['impl']} | {row['examples_per_second']:,.0f} | "
-            f"{row['examples_per_second'] / base:.2f}x | {row['first_epoch_seconds']:.1f} | "
-            f"{row['neg_elbo']:.2f} | "
+            f"{ratio:.2f}x | {row['first_epoch_seconds']:.1f} | {row['neg_elbo']:.2f} | "
             f"{row['peak_rss_mb']:,.0f} |"
+        )
+    lines.append("")
+    for size, values in ratios.items():
+        lines.append(
+            f"{size}: project / baseline over {len(values)} pairs: median "
+            f"{statistics.median(values):.2f}x, min {min(values):.2f}x, max {max(values):.2f}x"
         )
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
 """Copies of the project in fresh git repos, for tests that run ``dvc`` for real."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,15 @@ def dvc(repo: Path, *args: str, **env: str) -> str:
     return run(repo, "dvc", *args, **env)
 
 
+def experiments(repo: Path) -> dict[str, dict]:
+    """``dvc exp show --json`` as {experiment name: its data (params, metrics, outs)}."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    revs = [rev for row in shown for exp in row.get("experiments") or [] for rev in exp["revs"]]
+    names = [rev["name"] for rev in revs]
+    assert len(names) == len(set(names)), names
+    return {rev["name"]: rev["data"] for rev in revs}
+
+
 def ran(output: str) -> list[str]:
     """The stages a ``dvc repro`` or ``dvc exp run`` output says it ran, in order."""
     return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
@@ -72,6 +82,13 @@ def ran(output: str) -> list[str]:
 
 def run(repo: Path, *command: str, **env: str) -> str:
     """Runs as a user would: the store is the repo's own mlflow.db unless ``env`` names one."""
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=user_env(**env))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def user_env(**env: str) -> dict[str, str]:
+    """This environment without the tests' MLflow store, plus ``env`` and the MNIST files."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")},
         **env,
@@ -79,6 +96,4 @@ def run(repo: Path, *command: str, **env: str) -> str:
     env["MNIST_MIRROR"] = str(mnist_folder())
     # The stages' `python` must be the one running the tests, whatever the caller's PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
+    return env

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from keras import ops
 from mlflow.tracking import MlflowClient
-from pipeline_repo import STAGES, dvc, git, make_repo, ran, run, set_params
+from pipeline_repo import STAGES, dvc, experiments, git, make_repo, ran, run, set_params
 
 from mnist_vae import model, registry
 
@@ -119,9 +119,7 @@ def _check_experiment(repo: Path) -> None:
     assert params["params.yaml"] == {"train.latent_dim": {"old": 4, "new": 2, "diff": -2}}
     metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
     assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
-    shown = json.loads(dvc(repo, "exp", "show", "--json"))
-    names = [exp["name"] for row in shown for exp in row.get("experiments") or []]
-    assert "small-z" in names
+    assert "small-z" in experiments(repo)
     (loss_chart,) = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]["loss"]
     assert loss_chart["revisions"] == ["workspace", "HEAD"]
     drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}

@@ -1,10 +1,8 @@
 """Every model variant runs end to end through ``dvc exp run`` and lands in MLflow."""
 
-import json
-
 import pytest
 from mlflow.tracking import MlflowClient
-from pipeline_repo import dvc, git, make_repo, ran
+from pipeline_repo import dvc, experiments, git, make_repo, ran
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +33,7 @@ def test_variant_runs_end_to_end(repo, name):
     output = dvc(repo, "exp", "run", "--temp", "-n", name, *(f"-S{o}" for o in overrides))
 
     assert ran(output) == ["train", "evaluate", "generate"], output
-    shown = json.loads(dvc(repo, "exp", "show", "--json"))
-    (exp,) = [e for row in shown for e in row.get("experiments") or [] if e["name"] == name]
-    result = exp["revs"][0]["data"]
+    result = experiments(repo)[name]
     scores = result["metrics"]["metrics/evaluate.json"]["data"]["test"]
     assert scores["iw_nll"] <= scores["neg_elbo"]
     assert ("accuracy" in scores) == (name == "conditional")

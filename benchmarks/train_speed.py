@@ -107,7 +107,7 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides):
         )
     seconds = np.diff(ends)
     x = data.as_inputs(splits["test"].images)
-    rows, _ = evaluation.score(vae, x, k=1, batch_size=10_000, seed=0)
+    rows, _ = evaluation.score(training.exported(vae), x, k=1, batch_size=10_000, seed=0)
     result = {
         "impl": impl,
         "size": size,

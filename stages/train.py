@@ -45,7 +45,12 @@ def _count(name: str, help: str):
 )
 @click.option("--jit-compile", type=click.BOOL, required=True, help="Compile with XLA.")
 @click.option("--deterministic", type=click.BOOL, required=True, help="Deterministic ops.")
-@click.option("--precision", type=click.Choice(PRECISIONS), required=True, help="Dtype policy.")
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    required=True,
+    help="Dtype policy to train under; auto: bf16 on AMX.",
+)
 @input_path("--train-data", "train.npz from the prepare stage.")
 @input_path("--val-data", "val.npz from the prepare stage.")
 @input_path("--prepare-params", "params.json from the prepare stage, logged with the run.")
@@ -59,7 +64,8 @@ def train(
 ):
     """Train the VAE on the negative ELBO and log the run to MLflow.
 
-    Uses a GPU whenever the Keras backend sees one; the device is logged as a tag.
+    Uses a GPU whenever the Keras backend sees one; the device and the dtype policy
+    training computed under are logged as tags.
     """
     import json
     import sys
@@ -81,7 +87,11 @@ def train(
     }
     train_split, val_split = data.load(train_data), data.load(val_data)
     writer = HistoryWriter(history)
-    with tracking.start_run(params, tags={"device": training.device()}) as run:
+    tags = {
+        "device": training.device(),
+        "precision": training.resolved_precision(train_config.precision),
+    }
+    with tracking.start_run(params, tags=tags) as run:
         vae = training.build(model_config, train_config)
         speed = training.fit(
             vae,
@@ -99,7 +109,7 @@ def train(
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
         mlflow.log_artifact(curves)
         with atomic_path(model) as tmp:
-            vae.save(tmp)
+            training.exported(vae).save(tmp)
         tracking.log_model(model, model_config)
         write_json(metrics, {**writer.last, **speed})
         tracking.write_run_file(run_file, run)

@@ -8,26 +8,31 @@ from click.testing import CliRunner
 from conftest import train_args
 from mlflow.tracking import MlflowClient
 
+from mnist_vae import data, evaluation, model
 from stages.generate import generate
 from stages.prepare import prepare
 from stages.train import train
 
 
 @pytest.fixture
-def trained(tmp_path, mnist_dir):
-    """Prepares 200 real images and trains a small model on them for one epoch."""
-    runner = CliRunner()
-    data = tmp_path / "data"
-    result = runner.invoke(
+def prepared(tmp_path, mnist_dir):
+    """200 real training images, 50 for validation and 50 for test, in ``data/``."""
+    result = CliRunner().invoke(
         prepare,
         ["--source", str(mnist_dir), "--train-size", "200", "--val-size", "50"]
-        + ["--test-size", "50", "--seed", "0", "--out-dir", str(data)]
+        + ["--test-size", "50", "--seed", "0", "--out-dir", str(tmp_path / "data")]
         + ["--class-counts", str(tmp_path / "counts.csv")],
     )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(train, train_args(data, tmp_path))
-    assert result.exit_code == 0, result.output
     return tmp_path
+
+
+@pytest.fixture
+def trained(prepared):
+    """A small model trained on the prepared images for two epochs."""
+    result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
+    assert result.exit_code == 0, result.output
+    return prepared
 
 
 def test_train_writes_history_metrics_and_run(trained, mlflow_store):
@@ -50,6 +55,27 @@ def test_train_writes_history_metrics_and_run(trained, mlflow_store):
     assert run.data.params["train.hidden_layers"] == "2"
     assert run.data.params["prepare.val_size"] == "50"
     assert run.data.metrics["loss"] == pytest.approx(final["loss"])
+
+
+def test_train_under_bfloat16_saves_a_float32_model_and_tags_the_policy(prepared, mlflow_store):
+    args = train_args(prepared / "data", prepared, **{"--precision": "mixed_bfloat16"})
+
+    result = CliRunner().invoke(train, args)
+
+    assert result.exit_code == 0, result.output
+    vae = model.load(prepared / "models" / "vae.keras")
+    layers = vae.encoder.layers + vae.decoder.layers
+    assert {layer.compute_dtype for layer in layers} == {"float32"}
+    run_id = json.loads((prepared / "models" / "run.json").read_text())["run_id"]
+    run = MlflowClient(f"sqlite:///{mlflow_store}").get_run(run_id)
+    assert run.data.params["train.precision"] == "mixed_bfloat16"
+    assert run.data.tags["precision"] == "mixed_bfloat16"
+    # The float32 copy holds the trained weights: it scores the validation images as
+    # training last did, up to bf16's rounding and the draws of z.
+    val = data.load(prepared / "data" / "val.npz")
+    final = json.loads((prepared / "metrics" / "train.json").read_text())
+    rows, _ = evaluation.score(vae, data.as_inputs(val.images), k=1, batch_size=50, seed=0)
+    assert rows["neg_elbo"].mean() == pytest.approx(final["val_loss"], rel=0.02)
 
 
 def test_generate_for_a_run_missing_from_the_store_opens_a_new_one(trained, mlflow_store, caplog):

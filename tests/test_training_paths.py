@@ -88,9 +88,20 @@ def test_mixed_precision_computes_in_16_bits_and_scores_in_32(small, mnist_split
     history, vae = _history(config, small, mnist_splits["val"])
 
     assert vae.encoder.get_layer("encoder_hidden_0").compute_dtype == "float16"
+    assert vae.decoder.get_layer("logits").compute_dtype == "float16"
     assert isinstance(vae.optimizer, keras.optimizers.LossScaleOptimizer)
     outputs = vae(data.as_inputs(small.images[:4]))
     assert {keras.backend.standardize_dtype(v.dtype) for v in outputs.values()} == {"float32"}
     assert np.isfinite(history[-1]["val_loss"])
     assert history[-1]["val_loss"] < history[0]["val_loss"]
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_and_float32_elsewhere():
+    amx = frozenset({"avx512f", "avx512_bf16", "amx_bf16"})
+    no_amx = frozenset({"avx512f", "avx512_bf16"})
+
+    assert training.resolved_precision("auto", amx) == "mixed_bfloat16"
+    assert training.resolved_precision("auto", no_amx) == "float32"
+    assert training.resolved_precision("mixed_float16", amx) == "mixed_float16"
+    assert training.resolved_precision("float32", amx) == "float32"

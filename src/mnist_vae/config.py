@@ -12,7 +12,7 @@ Activation = Literal["relu", "elu", "tanh", "sigmoid"]
 Likelihood = Literal["bernoulli", "gaussian"]
 Binarize = Literal["none", "dynamic", "static"]
 Loop = Literal["epoch", "fit"]
-Precision = Literal["float32", "mixed_float16", "mixed_bfloat16"]
+Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 ACTIVATIONS: tuple[str, ...] = Activation.__args__
 LIKELIHOODS: tuple[str, ...] = Likelihood.__args__
 BINARIZATIONS: tuple[str, ...] = Binarize.__args__
@@ -72,9 +72,11 @@ class TrainConfig:
             step under ``fit``.
         deterministic: make TensorFlow's ops deterministic, so two runs with one seed give
             the same numbers.
-        precision: the Keras dtype policy; the mixed ones compute the hidden layers in 16
-            bits and keep the weights, the logits and the loss in float32 (with loss
-            scaling for float16).
+        precision: the Keras dtype policy training computes under: the mixed ones run
+            the layers' products in 16 bits and keep the weights, the sampling and the loss
+            in float32 (with loss scaling for float16); ``auto`` is ``mixed_bfloat16``
+            where TensorFlow trains on a CPU with AMX, ``float32`` elsewhere. The saved
+            model computes in float32 whatever trained it.
     """
 
     learning_rate: float
@@ -84,7 +86,7 @@ class TrainConfig:
     loop: Loop = "epoch"
     jit_compile: bool = True
     deterministic: bool = False
-    precision: Precision = "float32"
+    precision: Precision = "auto"
 
 
 def from_options(config_class, options: dict):

@@ -129,25 +129,25 @@ def build_vae(config: ModelConfig, seed: int) -> VAE:
     """Builds an untrained VAE; ``keras.utils.set_random_seed`` fixes its initial weights."""
     inputs = keras.Input((PIXELS,), name="pixels")
     h = _mlp(inputs, config, "encoder")
-    outputs = [
-        _output(config.latent_dim, "z_mean")(h),
-        _output(config.latent_dim, "z_log_var")(h),
-    ]
+    outputs = [_output(h, config.latent_dim, "z_mean"), _output(h, config.latent_dim, "z_log_var")]
     if config.conditional:
-        outputs.append(_output(DIGITS, "class_logits")(h))
+        outputs.append(_output(h, DIGITS, "class_logits"))
     encoder = keras.Model(inputs, outputs, name="encoder")
 
     width = config.latent_dim + (DIGITS if config.conditional else 0)
     latent = keras.Input((width,), name="z")
-    logits = _output(PIXELS, "logits")(_mlp(latent, config, "decoder"))
+    logits = _output(_mlp(latent, config, "decoder"), PIXELS, "logits")
     decoder = keras.Model(latent, logits, name="decoder")
     return VAE(encoder, decoder, config, seed=seed, name="vae")
 
 
-def _output(units: int, name: str):
-    """A layer whose outputs stay float32 under a mixed-precision policy, so that the
-    sampling, the logits and the loss are computed at full precision."""
-    return keras.layers.Dense(units, name=name, dtype="float32")
+def _output(x, units: int, name: str):
+    """A dense output whose product runs in the policy's compute dtype and whose result is
+    cast to float32, as Keras's mixed-precision guide does it: the sampling and the loss
+    are computed in float32, while the largest product of all (the logits') runs in 16
+    bits under a mixed policy."""
+    x = keras.layers.Dense(units, name=name)(x)
+    return keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(x)
 
 
 def _mlp(x, config: ModelConfig, prefix: str):

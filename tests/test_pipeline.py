@@ -15,7 +15,7 @@ from keras import ops
 from mlflow.tracking import MlflowClient
 from pipeline_repo import STAGES, dvc, experiments, git, make_repo, ran, run, set_params
 
-from mnist_vae import model, registry
+from mnist_vae import model, registry, training
 
 pytestmark = pytest.mark.slow
 
@@ -147,6 +147,8 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
     assert run.data.tags["mlflow.source.git.commit"] == git(repo, "rev-parse", "HEAD").strip()
     assert run.data.tags["device"] == "tensorflow:CPU"
+    assert run.data.params["train.precision"] == "auto"
+    assert run.data.tags["precision"] == training.resolved_precision("auto")
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

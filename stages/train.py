@@ -87,12 +87,9 @@ def train(
     }
     train_split, val_split = data.load(train_data), data.load(val_data)
     writer = HistoryWriter(history)
-    tags = {
-        "device": training.device(),
-        "precision": training.resolved_precision(train_config.precision),
-    }
+    vae = training.build(model_config, train_config)
+    tags = {"device": training.device(), "precision": vae.dtype_policy.name}
     with tracking.start_run(params, tags=tags) as run:
-        vae = training.build(model_config, train_config)
         speed = training.fit(
             vae,
             train_config,

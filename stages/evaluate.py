@@ -20,14 +20,15 @@ from mnist_vae.cli import Command, input_path, output_path, seed_option
 @input_path("--run-file", "The MLflow run id written by the train stage.")
 @input_path("--test-data", "test.npz from the prepare stage.")
 @output_path("--metrics", "JSON of the test metrics.")
+@output_path("--per-image", "CSV of every test image's scores, for paired comparisons.")
 @output_path("--per-digit", "CSV of the -ELBO, reconstruction term and count per digit.")
 @output_path("--latent-units", "CSV of each latent dimension's activity and KL.")
 @output_path("--reconstructions", "PNG of test images above their reconstructions.")
 @output_path("--latent-space", "PNG of the test set's posterior means, coloured by digit.")
 @output_path("--interpolation", "PNG of decoded paths between pairs of test images.")
 def evaluate(
-    iw_samples, batch_size, seed, model, run_file, test_data, metrics, per_digit, latent_units,
-    **figure_paths,
+    iw_samples, batch_size, seed, model, run_file, test_data, metrics, per_image, per_digit,
+    latent_units, **figure_paths,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
     import mlflow
@@ -43,6 +44,7 @@ def evaluate(
     with tracking.resume_run(run_file, "evaluate", tracking.prefixed("evaluate", params)):
         rows, z_mean = evaluation.score(vae, x, iw_samples, batch_size, seed)
         scores = evaluation.summarize(rows, test.labels, z_mean)
+        write_text(per_image, evaluation.per_image(rows, test.labels).to_csv())
         write_text(per_digit, evaluation.per_digit(rows, test.labels).to_csv())
         write_text(latent_units, evaluation.latent_units(vae, x, z_mean).to_csv())
         for name, figure in figures.evaluation_figures(vae, x, test.labels, z_mean).items():

@@ -57,15 +57,16 @@ def _count(name: str, help: str):
 @output_path("--model", "Where to save the trained model (.keras).")
 @output_path("--run-file", "Where to write the MLflow run id for the later stages.")
 @output_path("--history", "Per-epoch CSV of train and validation losses.")
-@output_path("--metrics", "JSON of the final losses and the training speed.")
+@output_path("--metrics", "JSON of the final train and validation losses.")
 @output_path("--curves", "PNG of the train and validation curves.")
 def train(
     train_data, val_data, prepare_params, model, run_file, history, metrics, curves, **options
 ):
     """Train the VAE on the negative ELBO and log the run to MLflow.
 
-    Uses a GPU whenever the Keras backend sees one; the device and the dtype policy
-    training computed under are logged as tags.
+    Uses a GPU whenever the Keras backend sees one. The device, the CPU and the dtype
+    policy training computed under are logged as tags, and the speed and peak memory as
+    MLflow metrics only: they describe the machine, not the model.
     """
     import json
     import sys
@@ -74,8 +75,8 @@ def train(
     import mlflow
     import pandas as pd
 
-    from mnist_vae import data, plotting, tracking, training
-    from mnist_vae.atomic import atomic_path, write_json
+    from mnist_vae import data, machine, plotting, saving, tracking, training
+    from mnist_vae.atomic import write_json
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
     from mnist_vae.history import HistoryWriter
 
@@ -88,7 +89,11 @@ def train(
     train_split, val_split = data.load(train_data), data.load(val_data)
     writer = HistoryWriter(history)
     vae = training.build(model_config, train_config)
-    tags = {"device": training.device(), "precision": vae.dtype_policy.name}
+    tags = {
+        "device": machine.device(),
+        "cpu": machine.cpu_model(),
+        "precision": vae.dtype_policy.name,
+    }
     with tracking.start_run(params, tags=tags) as run:
         speed = training.fit(
             vae,
@@ -102,13 +107,12 @@ def train(
             ],
             verbose=1 if sys.stdout.isatty() else 2,
         )
-        tracking.log_metrics(speed)
+        tracking.log_metrics({**speed, "peak_memory_mb": machine.peak_memory_mb()})
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
         mlflow.log_artifact(curves)
-        with atomic_path(model) as tmp:
-            training.exported(vae).save(tmp)
+        saving.save(vae, model)
         tracking.log_model(model, model_config)
-        write_json(metrics, {**writer.last, **speed})
+        write_json(metrics, writer.last)
         tracking.write_run_file(run_file, run)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from mnist_vae import data, evaluation, model, sampling, training
+from mnist_vae import data, evaluation, machine, model, sampling, training
 from mnist_vae.config import ModelConfig, TrainConfig
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
@@ -35,5 +35,5 @@ for model_config in (
     assert history[-1]["val_loss"] < history[0]["val_loss"] + 5
     assert (rows["iw_nll"] <= rows["neg_elbo"]).all() and images.shape == (2, 28, 28)
     print(
-        training.device(), model_config.binarize, history[-1]["val_loss"], rows["neg_elbo"].mean()
+        machine.device(), model_config.binarize, history[-1]["val_loss"], rows["neg_elbo"].mean()
     )

@@ -1,14 +1,17 @@
 """The stage commands chained by hand through CliRunner, as DVC would run them."""
 
+import io
 import json
 import logging
+import zipfile
 
+import h5py
 import pytest
 from click.testing import CliRunner
 from conftest import train_args
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import data, evaluation, model
+from mnist_vae import data, evaluation, machine, model
 from stages.generate import generate
 from stages.prepare import prepare
 from stages.train import train
@@ -49,12 +52,16 @@ def test_train_writes_history_metrics_and_run(trained, mlflow_store):
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]
     final = json.loads((trained / "metrics" / "train.json").read_text())
     assert final["loss"] == pytest.approx(final["reconstruction_loss"] + final["kl_loss"])
-    assert final["examples_per_second"] > 0
+    # The machine's figures go to MLflow only: a rerun elsewhere is no change to review.
+    assert set(final) == set(history[0].split(",")[1:])
     run_id = json.loads((trained / "models" / "run.json").read_text())["run_id"]
     run = MlflowClient(f"sqlite:///{mlflow_store}").get_run(run_id)
     assert run.data.params["train.hidden_layers"] == "2"
     assert run.data.params["prepare.val_size"] == "50"
     assert run.data.metrics["loss"] == pytest.approx(final["loss"])
+    for machine_metric in ("epoch_seconds", "examples_per_second", "peak_memory_mb"):
+        assert run.data.metrics[machine_metric] > 0, machine_metric
+    assert run.data.tags["cpu"] == machine.cpu_model() != "unknown"
 
 
 def test_train_under_bfloat16_saves_a_float32_model_and_tags_the_policy(prepared, mlflow_store):
@@ -76,6 +83,43 @@ def test_train_under_bfloat16_saves_a_float32_model_and_tags_the_policy(prepared
     final = json.loads((prepared / "metrics" / "train.json").read_text())
     rows, _ = evaluation.score(vae, data.as_inputs(val.images), k=1, batch_size=50, seed=0)
     assert rows["neg_elbo"].mean() == pytest.approx(final["val_loss"], rel=0.02)
+
+
+def test_the_model_file_is_one_kind_whatever_precision_trained_it(prepared):
+    """float32 and bf16 training save the same entries, config and weight dtypes; neither
+    file carries the optimizer, and neither carries a save time."""
+    files = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        out = prepared / precision
+        args = train_args(prepared / "data", out, **{"--precision": precision})
+        result = CliRunner().invoke(train, args)
+        assert result.exit_code == 0, result.output
+        files[precision] = zipfile.ZipFile(out / "models" / "vae.keras")
+
+    plain, mixed = (_contents(archive) for archive in files.values())
+    assert plain == mixed
+    entries, config, metadata, weights = plain
+    assert entries == ["metadata.json", "config.json", "model.weights.h5"]
+    assert "date_saved" not in metadata and not config["compile_config"]
+    assert not any(name.startswith("optimizer") for name in weights)
+    assert {dtype for _, dtype in weights.values()} == {"float32"}
+
+
+def _contents(archive: zipfile.ZipFile):
+    """A saved model's entry names, config, metadata and weights' shapes and dtypes."""
+    weights = {}
+    with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h5:
+        h5.visititems(
+            lambda name, item: (
+                weights.update({name: (item.shape, str(item.dtype))})
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    config, metadata = (
+        json.loads(archive.read(name)) for name in ("config.json", "metadata.json")
+    )
+    return archive.namelist(), config, metadata, weights
 
 
 def test_generate_for_a_run_missing_from_the_store_opens_a_new_one(trained, mlflow_store, caplog):

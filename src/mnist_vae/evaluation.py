@@ -90,6 +90,16 @@ def summarize(rows: pd.DataFrame, labels: np.ndarray, z_mean: np.ndarray) -> dic
     return summary
 
 
+def per_image(rows: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Every test image's scores, named as the test metrics they average to (a conditional
+    model's ``accuracy`` is 1 where its classifier was right): what a review pairs image by
+    image to tell a real change from the test set's sampling noise."""
+    table = rows.assign(digit=labels)
+    if "predicted" in table:
+        table["accuracy"] = (table.pop("predicted").to_numpy() == labels).astype(int)
+    return table.rename_axis("image")
+
+
 def unit_activity(z_mean: np.ndarray) -> np.ndarray:
     """Cov_x(E_q[z_i]) per latent dimension; a unit is active above 0.01 (Burda et al.)."""
     return z_mean.var(axis=0)

@@ -6,6 +6,8 @@ backend. The loss is computed in ``compute_loss``, which Keras's own ``fit`` and
 ``evaluate`` call on every backend, instead of a TensorFlow-only ``train_step``.
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -139,6 +141,17 @@ def build_vae(config: ModelConfig, seed: int) -> VAE:
     logits = _output(_mlp(latent, config, "decoder"), PIXELS, "logits")
     decoder = keras.Model(latent, logits, name="decoder")
     return VAE(encoder, decoder, config, seed=seed, name="vae")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Sets Keras's global dtype policy while a model is built, then restores it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _output(x, units: int, name: str):

@@ -16,7 +16,7 @@ import mlflow.pyfunc
 import numpy as np
 from mlflow.exceptions import MlflowException
 
-from mnist_vae import store
+from mnist_vae import provenance, store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 
@@ -60,14 +60,14 @@ def configure() -> None:
 
 @contextlib.contextmanager
 def start_run(params: dict, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
-    """Opens the pipeline's run, named and tagged after the DVC experiment when there is one."""
+    """Opens the pipeline's run, tagged after the DVC experiment when there is one."""
     configure()
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
         "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
     }
     tags = {**tags, **{k: v for k, v in dvc_tags.items() if v}}
-    with _active(params, run_name=os.environ.get("DVC_EXP_NAME"), tags=tags) as run:
+    with _active(params, run_name=provenance.run_name(), tags=tags) as run:
         yield run
 
 

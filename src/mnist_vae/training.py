@@ -9,12 +9,11 @@ other backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from mnist_vae import data, model
+from mnist_vae import data, machine, model
 from mnist_vae.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -36,7 +35,7 @@ def build(model_config: ModelConfig, config: TrainConfig, devices=None) -> model
         tf.config.experimental.enable_op_determinism()
     strategy = _strategy(devices)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope, _dtype_policy(resolved_precision(config.precision)):
+    with scope, model.dtype_policy(resolved_precision(config.precision)):
         vae = model.build_vae(model_config, seed=config.seed)
         vae.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -99,23 +98,10 @@ def resolved_precision(precision: str, cpu_flags: frozenset[str] | None = None) 
     """
     if precision != "auto":
         return precision
-    if keras.backend.backend() != "tensorflow" or device() != "tensorflow:CPU":
+    if keras.backend.backend() != "tensorflow" or machine.device() != "tensorflow:CPU":
         return "float32"
-    flags = _cpu_flags() if cpu_flags is None else cpu_flags
+    flags = machine.cpu_flags() if cpu_flags is None else cpu_flags
     return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
-
-
-def exported(vae: model.VAE) -> model.VAE:
-    """The trained VAE as it is saved, scored and served: computing in float32 whatever
-    policy trained it, so that its metrics and samples do not depend on the precision
-    the training hardware favoured. A copy, without the optimizer, when it was mixed."""
-    if vae.compute_dtype == "float32":
-        return vae
-    with _dtype_policy("float32"):
-        copy = model.build_vae(vae.config, seed=vae.seed)
-    copy(np.zeros((1, model.PIXELS), "float32"))  # builds it, as training built ``vae``
-    copy.set_weights(vae.get_weights())
-    return copy
 
 
 def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
@@ -192,41 +178,6 @@ def _strategy(devices):
     if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
-
-
-@contextlib.contextmanager
-def _dtype_policy(name: str):
-    """Sets Keras's global dtype policy while the model is built, then restores it."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def device() -> str:
-    """Names the device training runs on, as the backend sees it (a GPU when there is one)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        gpus = tf.config.list_logical_devices("GPU")
-        return f"tensorflow:{gpus[0].name}" if gpus else "tensorflow:CPU"
-    if backend == "jax":
-        import jax
-
-        first = jax.devices()[0]
-        return f"jax:{first.platform}:{first.device_kind}"
-    return backend
-
-
-def _cpu_flags() -> frozenset[str]:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
 
 
 def _floats(logs: dict) -> dict[str, float]:

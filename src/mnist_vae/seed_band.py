@@ -1,0 +1,128 @@
+"""How much each test metric moves with the training seed alone: the band a review
+measures a change against.
+
+The band comes from DVC experiments, one per seed, each the workspace's params with only
+``train.seed`` changed, run one after another outside the workspace (``dvc exp run
+--temp``), so they land in ``dvc exp show`` and MLflow like any other experiment. Seeds
+that already have a finished experiment of this commit and these params are not run again.
+The mean and standard deviation of every test metric are written to a JSON file committed
+in git. It is not declared as a DVC metric, so ``dvc metrics diff`` does not compare it.
+"""
+
+import json
+import statistics
+import subprocess
+from pathlib import Path
+
+import click
+
+from mnist_vae.cli import Command
+from mnist_vae.errors import PipelineError
+
+SEED = ("train", "seed")
+METRICS_FILE = "metrics/evaluate.json"
+DEFAULT_OUTPUT = "metrics/seed_band.json"
+
+
+def summary(runs: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per test metric over the seeds: mean, standard deviation (n - 1), min, max, n."""
+    names = sorted(set.intersection(*(set(metrics) for metrics in runs.values())))
+    stats = {}
+    for name in names:
+        values = [runs[seed][name] for seed in sorted(runs)]
+        stats[name] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values),
+            "min": min(values),
+            "max": max(values),
+            "n": len(values),
+        }
+    return stats
+
+
+def seed_runs(shown: list[dict]) -> dict[int, tuple[str, dict[str, float]]]:
+    """From ``dvc exp show --json``: each seed's finished experiment of the baseline commit
+    whose params are the workspace's but for the seed, as (name, test metrics)."""
+    workspace, baseline = shown[0], shown[1]
+    params = _without_seed(workspace["data"]["params"]["params.yaml"]["data"])
+    runs = {}
+    for experiment in baseline.get("experiments") or []:
+        executor = experiment.get("executor") or {"state": "success"}
+        for rev in experiment["revs"]:
+            data = rev["data"]
+            if executor["state"] != "success" or rev.get("error") or "metrics" not in data:
+                continue
+            values = data["params"]["params.yaml"]["data"]
+            test = data["metrics"].get(METRICS_FILE, {}).get("data", {}).get("test")
+            if test and _without_seed(values) == params:
+                runs.setdefault(values[SEED[0]][SEED[1]], (rev["name"], test))
+    return runs
+
+
+def read(text: str) -> dict:
+    """A band file's content; its ``test`` holds each metric's statistics."""
+    band = json.loads(text)
+    if not isinstance(band.get("test"), dict):
+        raise PipelineError("the seed band file has no 'test' statistics")
+    return band
+
+
+def _without_seed(params: dict) -> dict:
+    section, key = SEED
+    return {**params, section: {k: v for k, v in params[section].items() if k != key}}
+
+
+def _dvc(*args: str, capture: bool = False) -> str:
+    command = ["dvc", *args]
+    done = subprocess.run(command, capture_output=capture, text=True)
+    if done.returncode != 0:
+        detail = (done.stderr or "").strip().splitlines()[-1:] if capture else []
+        raise PipelineError(f"{' '.join(command)} failed (exit {done.returncode}) {detail}")
+    return done.stdout
+
+
+def _shown() -> list[dict]:
+    return json.loads(_dvc("exp", "show", "--json", capture=True))
+
+
+@click.command(cls=Command)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=2),
+    default=8,
+    show_default=True,
+    help="Seeds 0 .. SEEDS-1, one experiment each.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="The band's JSON file (commit it).",
+)
+def main(seeds, output):
+    """Measure how much each test metric moves with train.seed alone, and write the band.
+
+    Runs the missing seeds as DVC experiments of the workspace's params, one at a time,
+    then writes each test metric's mean and standard deviation over the seeds.
+    """
+    from mnist_vae import machine
+    from mnist_vae.atomic import write_json
+
+    done = seed_runs(_shown())
+    for seed in sorted(set(range(seeds)) - set(done)):
+        click.echo(f"train.seed={seed}: dvc exp run --temp", err=True)
+        _dvc("exp", "run", "--temp", "--set-param", f"train.seed={seed}")
+    shown = _shown()
+    runs = {seed: run for seed, run in seed_runs(shown).items() if seed < seeds}
+    if len(runs) < seeds:
+        raise PipelineError(f"expected {seeds} seeds' experiments, found {sorted(runs)}")
+    band = {
+        "commit": shown[1]["rev"],
+        "cpu": machine.cpu_model(),
+        "experiments": {name: seed for seed, (name, _) in sorted(runs.items())},
+        "test": summary({seed: test for seed, (_, test) in runs.items()}),
+    }
+    write_json(output, band)
+    mean, std = band["test"]["neg_elbo"]["mean"], band["test"]["neg_elbo"]["std"]
+    click.echo(f"wrote {output}: test -ELBO {mean:.3f} ± {std:.3f} over {seeds} seeds")

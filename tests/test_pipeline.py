@@ -33,9 +33,21 @@ SCORES = {
 }
 
 
+# Enough images and epochs that the model uses its latent space, so that a smaller one is
+# worse beyond the seed's noise (160 against 172 nats, sigma about 2, measured on 4 seeds).
+LEARNS = {
+    "prepare": {"train_size": 2000, "val_size": 200, "test_size": 500},
+    "train": {"hidden_size": 128, "latent_dim": 8, "epochs": 5, "learning_rate": 0.003},
+}
+BAND_SEEDS = 3
+
+
 @pytest.fixture
 def repo(tmp_path, mnist_dir):
-    return make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo")
+    set_params(repo, LEARNS)
+    git(repo, "commit", "-qam", "a config that learns")
+    return repo
 
 
 def test_dvc_repro_end_to_end(repo):
@@ -67,9 +79,56 @@ def test_dvc_repro_end_to_end(repo):
 
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
+    _check_seed_band(repo)
+    _check_review_of_a_seed_change(repo)
     _check_experiment(repo)
     _check_champion(repo)
     _check_review(repo)
+
+
+def _check_seed_band(repo: Path) -> None:
+    """The band comes from one DVC experiment per seed, each the committed params but for
+    the seed; it is committed, and is no DVC metric."""
+    out = run(repo, "mnist-vae-seed-band", "--seeds", str(BAND_SEEDS))
+
+    assert "wrote metrics/seed_band.json: test -ELBO" in out
+    band = json.loads((repo / "metrics" / "seed_band.json").read_text())
+    assert sorted(band["experiments"].values()) == list(range(BAND_SEEDS))
+    shown = experiments(repo)
+    elbos = [
+        shown[name]["metrics"]["metrics/evaluate.json"]["data"]["test"]["neg_elbo"]
+        for name in band["experiments"]
+    ]
+    assert band["test"]["neg_elbo"]["mean"] == pytest.approx(np.mean(elbos))
+    assert band["test"]["neg_elbo"]["std"] == pytest.approx(np.std(elbos, ddof=1))
+    assert band["test"]["neg_elbo"]["std"] > 0 and band["test"]["neg_elbo"]["n"] == BAND_SEEDS
+    assert band["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "add", "metrics/seed_band.json")
+    git(repo, "commit", "-qm", "seed band")
+    assert "metrics/seed_band.json" not in dvc(repo, "metrics", "show", "--json")
+
+
+def _verdicts(report: str) -> dict[str, str]:
+    """The review's verdict per test metric, from its table."""
+    rows = [line.strip("|").split("|") for line in report.splitlines()]
+    return {
+        cells[0].strip(): cells[-1].strip().strip("*")
+        for cells in rows
+        if len(cells) == 7 and cells[0].strip().startswith("test.")
+    }
+
+
+def _check_review_of_a_seed_change(repo: Path) -> None:
+    """A seed that is not in the band, everything else as committed (``--temp`` runs the
+    workspace's params, so this comes before the workspace holds another experiment)."""
+    dvc(repo, "exp", "run", "--temp", "-n", "seed-7", "-S", "train.seed=7")
+
+    run(repo, "mnist-vae-review", "--rev", "seed-7", "--output", "review/seed.md")
+
+    verdicts = _verdicts((repo / "review" / "seed.md").read_text())
+    assert set(verdicts) == {f"test.{k}" for k in SCORES}
+    judged = {k: v for k, v in verdicts.items() if v != "not judged"}
+    assert judged and set(judged.values()) == {"within noise"}, verdicts
 
 
 def _check_metrics_are_the_model_s(repo: Path) -> None:
@@ -122,10 +181,24 @@ def _check_review(repo: Path) -> None:
     report = (repo / "review" / "report.md").read_text()
     assert report.startswith("# workspace against HEAD\n")
     (row,) = [line for line in report.splitlines() if "| test.neg_elbo |" in line]
-    old, new, change, relative = row.strip("|").split("|")[2:]
+    old, new, change, seed_noise, paired = row.strip("|").split("|")[1:6]
     assert float(change) == pytest.approx(float(new) - float(old), abs=0.15)  # 4 digits shown
-    assert relative.strip().endswith("%")
-    assert "| train.latent_dim | 4 | 2 |" in report
+    # On the same images the mean per-image difference is the change of the means.
+    assert float(paired.split("±")[0]) == pytest.approx(float(change), abs=0.15)
+    assert 0 < float(seed_noise) < abs(float(change))
+    assert "| train.latent_dim | 8 | 2 |" in report
+    verdicts = _verdicts(report)
+    assert verdicts["test.neg_elbo"] == "worse", report
+    assert verdicts["test.iw_nll"] == "worse", report
+    assert verdicts["test.neg_elbo_stderr"] == "not judged"
+    assert f"Seed band: {BAND_SEEDS} seeds at " in report
+    machine = report.split("## Speed and memory (machine-dependent)")[1].split("## MLflow")[0]
+    (cpu,) = [line for line in machine.splitlines() if line.startswith("| cpu |")]
+    assert cpu.count("|") == 4 and cpu.split("|")[2].strip(), cpu
+    assert (
+        "| examples_per_second |" in machine
+        and "examples_per_second" not in report.split("## Speed and memory")[0]
+    )
     for image in ("HEAD_samples.png", "workspace_samples.png", "HEAD_reconstructions.png"):
         assert (repo / "review" / "report_images" / image).stat().st_size > 0
         assert f"](report_images/{image})" in report
@@ -140,7 +213,7 @@ def _check_champion(repo: Path) -> None:
     client = MlflowClient(uri)
     versions = client.search_model_versions("name = 'mnist-vae'")
     scores = {v.version: client.get_run(v.run_id).data.metrics["test.neg_elbo"] for v in versions}
-    assert len(scores) == 3  # the first run, its forced rerun and the experiment
+    assert len(scores) >= 3  # the first run, its forced rerun, the band's and small-z
 
     result = CliRunner().invoke(
         registry.main, ["--alias", "champion"], env={"MLFLOW_TRACKING_URI": uri}
@@ -163,7 +236,7 @@ def _check_experiment(repo: Path) -> None:
         "generate",
     ]
     params = json.loads(dvc(repo, "params", "diff", "--json"))
-    assert params["params.yaml"] == {"train.latent_dim": {"old": 4, "new": 2, "diff": -2}}
+    assert params["params.yaml"] == {"train.latent_dim": {"old": 8, "new": 2, "diff": -6}}
     metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
     assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
     assert "small-z" in experiments(repo)
@@ -188,8 +261,8 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     run_id = json.loads((repo / RUN_FILE).read_text())["run_id"]
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
     assert run.info.run_name == git(repo, "rev-parse", "--short=7", "HEAD").strip()
-    assert run.data.params["train.latent_dim"] == "4"
-    assert run.data.params["prepare.train_size"] == "300"
+    assert run.data.params["train.latent_dim"] == "8"
+    assert run.data.params["prepare.train_size"] == "2000"
     assert run.data.params["evaluate.iw_samples"] == "10"
     assert run.data.params["generate.n_samples"] == "16"
     assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
@@ -201,7 +274,10 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [1]
+    epochs = LEARNS["train"]["epochs"]
+    assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [
+        *range(1, epochs + 1)
+    ]
     epoch_images = [a.path for a in client.list_artifacts(run_id, "images")]
     assert any(path.startswith("images/epoch_samples+step+1+") for path in epoch_images)
     artifacts = {a.path for a in client.list_artifacts(run_id)}
@@ -212,7 +288,7 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     )
     assert logged.source_run_id == run_id
     generator = mlflow.pyfunc.load_model(f"models:/{logged.model_id}")
-    z = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     images = generator.predict({"z": z})
     assert images.shape == (2, 28, 28) and 0 < images.min() <= images.max() < 1
     vae = model.load(repo / "models/vae.keras")

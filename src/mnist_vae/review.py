@@ -1,60 +1,112 @@
 """A Markdown report that compares a revision (or the workspace) with a baseline: what a
-reviewer reads on a pull request, built from DVC's own diffs, with no service needed."""
+reviewer reads on a pull request, built from DVC's own diffs and the MLflow store.
 
+Every test metric gets a verdict (better, worse or within noise) from two sources of
+evidence (see ``noise``): the seed band committed at the baseline, and a paired comparison
+of the two models' scores on the same test images. Speed and memory come from the two
+MLflow runs, in a section of their own: they describe the machine a run had, not its model.
+"""
+
+import io
 import json
-import os
 from pathlib import Path
 
 import click
 
+from mnist_vae import noise
 from mnist_vae.cli import Command
 
 IMAGES = ("plots/samples.png", "plots/reconstructions.png")
 RUN_FILE = "models/mlflow_run.json"
+PER_IMAGE = "data/per_image.csv"
+TEST_METRICS = "metrics/evaluate.json"
+SEED_BAND = "metrics/seed_band.json"
+MACHINE = ("cpu", "device", "precision", "epoch_seconds", "examples_per_second", "peak_memory_mb")
 
 
-def render(baseline: str, target: str, metrics: dict, params: dict, images, runs) -> str:
+def judged(test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired]) -> list[tuple]:
+    """A row per test metric: its name, old, new and change, the change the seed alone
+    explains, the paired difference and the verdict."""
+    rows = []
+    for key, change in sorted(test_diff.items()):
+        name = key.removeprefix("test.")
+        stats = band["test"].get(name) if band else None
+        pair, diff = pairs.get(name), change.get("diff")
+        verdict = noise.verdict(name, diff, stats, pair)
+        rows.append((key, change.get("old"), change.get("new"), diff, stats, pair, verdict))
+    return rows
+
+
+def render(baseline: str, target: str, sections: dict) -> str:
     """The report's Markdown.
 
     Args:
         baseline: the baseline's name (a git revision).
         target: the compared side's name (a revision, an experiment, or "workspace").
-        metrics: ``Repo.metrics.diff(...)["diff"]``: file -> key -> old/new/diff.
-        params: ``Repo.params.diff(...)["diff"]``, of the same form.
-        images: (title, baseline image path, target image path) triples, relative to the
-            report.
-        runs: the MLflow run of each side, as text (a link or an id).
+        sections: ``tests`` (rows from ``judged``), ``band`` (its file's content or
+            None), ``metrics`` (the other metric files' ``Repo.metrics.diff``), ``params``
+            (``Repo.params.diff``), ``images`` ((title, baseline path, target path)
+            triples, relative to the report), ``runs`` (each side's MLflow run as text)
+            and ``machine`` (each side's machine figures, by name).
     """
-    lines = [f"# {target} against {baseline}", "", "## Metrics", ""]
-    lines += ["| file | metric | " + f"{baseline} | {target} | change | relative |"]
-    lines += ["| --- | --- | ---: | ---: | ---: | ---: |"]
-    for path, values in sorted(metrics.items()):
+    lines = [f"# {target} against {baseline}", ""]
+    lines += _tests(baseline, target, sections["tests"], sections["band"])
+    lines += ["## Other metrics", "", f"| file | metric | {baseline} | {target} | change |"]
+    lines += ["| --- | --- | ---: | ---: | ---: |"]
+    for path, values in sorted(sections["metrics"].items()):
         for key, change in sorted(values.items()):
-            lines.append(
-                f"| {path} | {key} | {_number(change.get('old'))} | "
-                f"{_number(change.get('new'))} | {_number(change.get('diff'))} | "
-                f"{_relative(change)} |"
-            )
+            old, new, diff = (_number(change.get(k)) for k in ("old", "new", "diff"))
+            lines.append(f"| {path} | {key} | {old} | {new} | {diff} |")
     lines += ["", "## Params", "", f"| param | {baseline} | {target} |", "| --- | --- | --- |"]
-    for values in (v for _, v in sorted(params.items())):
+    for values in (v for _, v in sorted(sections["params"].items())):
         for key, change in sorted(values.items()):
             lines.append(f"| {key} | {change.get('old')} | {change.get('new')} |")
     lines += ["", "## Images", "", f"| | {baseline} | {target} |", "| --- | --- | --- |"]
-    for title, old, new in images:
+    for title, old, new in sections["images"]:
         lines.append(f"| {title} | ![]({old}) | ![]({new}) |")
+    lines += _machine(baseline, target, sections["machine"])
+    runs = sections["runs"]
     lines += ["", "## MLflow runs", "", f"- {baseline}: {runs[0]}", f"- {target}: {runs[1]}", ""]
     return "\n".join(lines)
 
 
+def _tests(baseline: str, target: str, rows: list[tuple], band: dict | None) -> list[str]:
+    if band:
+        n = next(iter(band["test"].values()))["n"]
+        source = f"{n} seeds at {band['commit'][:7]} on {band['cpu']}"
+    else:
+        source = f"none: {SEED_BAND} is missing at {baseline}; run mnist-vae-seed-band"
+    lines = ["## Test metrics", "", f"Seed band: {source}. A change is beyond noise when it "]
+    lines += [
+        f"exceeds {noise.Z:g}·√2·σ of the seed band and its paired mean difference over the "
+        f"same test images exceeds {noise.Z:g} standard errors.",
+        "",
+        f"| metric | {baseline} | {target} | change | seed noise (±) | paired change ± s.e. "
+        "| verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for key, old, new, diff, stats, pair, verdict in rows:
+        seed = _number(noise.seed_noise(stats)) if stats else ""
+        paired = f"{pair.mean:+.4g} ± {pair.stderr:.2g}" if pair else ""
+        values = " | ".join(_number(v) for v in (old, new, diff))
+        lines.append(f"| {key} | {values} | {seed} | {paired} | **{verdict}** |")
+    return [*lines, ""]
+
+
+def _machine(baseline: str, target: str, machine: list[dict]) -> list[str]:
+    lines = ["", "## Speed and memory (machine-dependent)", ""]
+    lines += ["From each side's MLflow run: they describe the machine that ran it, so they are"]
+    lines += ["not the model's metrics and get no verdict.", ""]
+    lines += [f"| | {baseline} | {target} |", "| --- | ---: | ---: |"]
+    for name in MACHINE:
+        lines.append(
+            f"| {name} | {_number(machine[0].get(name))} | {_number(machine[1].get(name))} |"
+        )
+    return lines
+
+
 def _number(value) -> str:
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _relative(change: dict) -> str:
-    old, diff = change.get("old"), change.get("diff")
-    if not isinstance(old, int | float) or not isinstance(diff, int | float) or old == 0:
-        return ""
-    return f"{diff / abs(old):+.2%}"
 
 
 @click.command(cls=Command)
@@ -72,38 +124,84 @@ def _relative(change: dict) -> str:
 )
 def main(baseline, rev, output):
     """Write a Markdown review of metric, param and image changes against BASELINE."""
-    import dvc.api
     from dvc.repo import Repo
 
     from mnist_vae.atomic import write_text
 
     repo = Repo(".")
     target = rev or "workspace"
-    metrics = repo.metrics.diff(a_rev=baseline, b_rev=target)["diff"]
-    params = repo.params.diff(a_rev=baseline, b_rev=target)["diff"]
+    metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True)["diff"]
+    band_text = _read(SEED_BAND, baseline)
+    band = None
+    if band_text is not None:
+        from mnist_vae import seed_band
+
+        band = seed_band.read(band_text)
+    pairs = noise.paired(*(_per_image(revision) for revision in (baseline, rev)))
     folder = output.parent / f"{output.stem}_images"
+    sides = ((baseline, baseline), (target, rev))
+    sections = {
+        "tests": judged(metrics.pop(TEST_METRICS, {}), band, pairs),
+        "band": band,
+        "metrics": metrics,
+        "params": repo.params.diff(a_rev=baseline, b_rev=target)["diff"],
+        "images": _images(folder, sides),
+        "runs": [],
+        "machine": [],
+    }
+    for _, revision in sides:
+        record = json.loads(_read(RUN_FILE, revision))
+        sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
+        sections["machine"].append(_machine_figures(record["run_id"]))
+    write_text(output, render(baseline, target, sections))
+    click.echo(f"wrote {output}")
+
+
+def _read(path: str, rev: str | None, mode: str = "r"):
+    """A file at a revision (the workspace when None); None where it does not exist."""
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    try:
+        return dvc.api.read(path, rev=rev, mode=mode)
+    except (FileNotFoundError, DvcException):
+        return None
+
+
+def _per_image(rev: str | None):
+    import pandas as pd
+
+    text = _read(PER_IMAGE, rev)
+    columns = {"digit": []}
+    return pd.read_csv(io.StringIO(text), index_col="image") if text else pd.DataFrame(columns)
+
+
+def _images(folder: Path, sides) -> list[tuple[str, str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
-    images, runs = [], []
-    for side, revision in ((baseline, baseline), (target, rev)):
-        for path in IMAGES:
-            (folder / f"{_safe(side)}_{Path(path).name}").write_bytes(
-                dvc.api.read(path, rev=revision, mode="rb")
-            )
-        runs.append(_run(json.loads(dvc.api.read(RUN_FILE, rev=revision))))
+    images = []
     for path in IMAGES:
         name = Path(path).name
-        images.append((name, *(f"{folder.name}/{_safe(s)}_{name}" for s in (baseline, target))))
-    write_text(output, render(baseline, target, metrics, params, images, runs))
-    click.echo(f"wrote {output}")
+        copies = [f"{_safe(side)}_{name}" for side, _ in sides]
+        for copy, (_, revision) in zip(copies, sides, strict=True):
+            (folder / copy).write_bytes(_read(path, revision, mode="rb") or b"")
+        images.append((name, *(f"{folder.name}/{copy}" for copy in copies)))
+    return images
+
+
+def _machine_figures(run_id: str) -> dict:
+    """The run's machine tags and metrics; empty where the run is not in this store."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from mnist_vae import tracking
+
+    try:
+        run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
+    except MlflowException:
+        return {}
+    figures = {**run.data.tags, **run.data.metrics}
+    return {name: figures[name] for name in MACHINE if name in figures}
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-
-
-def _run(record: dict) -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if uri.startswith(("http://", "https://")):
-        experiment, run = record["experiment_id"], record["run_id"]
-        return f"[{run}]({uri.rstrip('/')}/#/experiments/{experiment}/runs/{run})"
-    return f"run `{record['run_id']}` (experiment {record['experiment_id']})"

@@ -78,7 +78,8 @@ class TrainConfig:
             in float32 (with loss scaling for float16); ``auto`` is ``mixed_bfloat16``
             where TensorFlow trains on a CPU with AMX, ``float32`` elsewhere. The default
             is ``float32``, so that the default config gives the same test metrics on every
-            machine; bf16 is an opt-in, faster on AMX, at a measured cost in nats (README).
+            machine; bf16 is an opt-in, faster on AMX only, its cost in nats measured
+            (README).
             The saved model computes in float32 whatever trained it.
     """
 

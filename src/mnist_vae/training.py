@@ -87,10 +87,12 @@ def resolved_precision(precision: str, cpu_flags: frozenset[str] | None = None) 
     """The dtype policy ``precision`` names; ``auto`` is ``mixed_bfloat16`` where
     TensorFlow trains on a CPU with AMX and ``float32`` elsewhere.
 
-    On AMX, oneDNN runs the bf16 products at twice float32's speed, and the test -ELBO
-    stays within 0.1 nats of float32's (README, performance). Without AMX a CPU's bf16
-    products gain little or are emulated, and a GPU's float32 products already run on its
-    tensor cores (TF32), so there ``auto`` keeps float32.
+    On AMX, oneDNN runs the bf16 products at twice float32's speed; without AMX a CPU's
+    bf16 products gain nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's
+    float32 products already run on its tensor cores (TF32), so there ``auto`` keeps
+    float32. bf16's cost in test -ELBO is within the seed band (README, reproducible
+    numbers), but it makes the default config's arithmetic depend on the CPU, so neither
+    it nor ``auto`` is the default.
 
     Args:
         precision: a ``TrainConfig.precision``.

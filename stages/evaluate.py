@@ -2,10 +2,11 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, seed_option
+from mnist_vae.cli import Command, input_path, output_path, params_file, seed_option
 
 
 @click.command(cls=Command)
+@params_file("evaluate")
 @click.option(
     "--iw-samples",
     type=click.IntRange(min=1),
@@ -31,8 +32,6 @@ def evaluate(
     latent_units, **figure_paths,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
-    import mlflow
-
     from mnist_vae import data, evaluation, figures, plotting, tracking
     from mnist_vae import model as model_lib
     from mnist_vae.atomic import write_json, write_text
@@ -41,17 +40,17 @@ def evaluate(
     test = data.load(test_data)
     x = data.as_inputs(test.images, vae.config.binarize, seed)
     params = {"iw_samples": iw_samples, "batch_size": batch_size, "seed": seed}
-    with tracking.resume_run(run_file, "evaluate", tracking.prefixed("evaluate", params)):
+    with tracking.resume_run(run_file, "evaluate", tracking.prefixed("evaluate", params)) as run:
         rows, z_mean = evaluation.score(vae, x, iw_samples, batch_size, seed)
-        scores = evaluation.summarize(rows, test.labels, z_mean)
+        scores = evaluation.require_finite(evaluation.summarize(rows, test.labels, z_mean), model)
         write_text(per_image, evaluation.per_image(rows, test.labels).to_csv())
         write_text(per_digit, evaluation.per_digit(rows, test.labels).to_csv())
         write_text(latent_units, evaluation.latent_units(vae, x, z_mean).to_csv())
         for name, figure in figures.evaluation_figures(vae, x, test.labels, z_mean).items():
             plotting.save(figure, figure_paths[name])
-            mlflow.log_artifact(figure_paths[name])
+            run.artifact(figure_paths[name])
         write_json(metrics, {"test": scores})
-        tracking.log_metrics(tracking.prefixed("test", scores))
+        run.metrics(tracking.prefixed("test", scores))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, seed_option
+from mnist_vae.cli import Command, input_path, output_path, params_file, seed_option
 
 
 @click.command(cls=Command)
+@params_file("generate")
 @click.option("--n-samples", type=click.IntRange(min=1), required=True, help="Digits to draw.")
 @click.option(
     "--digits",
@@ -29,7 +30,6 @@ def generate(n_samples, digits, seed, model, run_file, samples, grid, manifold):
     """
     import math
 
-    import mlflow
     import numpy as np
 
     from mnist_vae import figures, plotting, sampling, tracking
@@ -38,7 +38,7 @@ def generate(n_samples, digits, seed, model, run_file, samples, grid, manifold):
 
     vae = model_lib.load(model)
     params = {"n_samples": n_samples, "digits": "".join(map(str, digits)), "seed": seed}
-    with tracking.resume_run(run_file, "generate", tracking.prefixed("generate", params)):
+    with tracking.resume_run(run_file, "generate", tracking.prefixed("generate", params)) as run:
         if vae.config.conditional:
             styles = math.ceil(n_samples / len(digits))
             z, labels, images = sampling.digit_grid(vae, digits, styles, seed)
@@ -51,8 +51,8 @@ def generate(n_samples, digits, seed, model, run_file, samples, grid, manifold):
             np.savez_compressed(f, z=z, digits=labels, images=images)
         plotting.save(plotting.image_grid(images, title, ncols), grid)
         plotting.save(figures.manifold_figure(vae), manifold)
-        mlflow.log_artifact(grid)
-        mlflow.log_artifact(manifold)
+        run.artifact(grid)
+        run.artifact(manifold)
 
 
 def _digits(value: str) -> list[int]:

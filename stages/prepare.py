@@ -4,10 +4,11 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.cli import Command, output_path, seed_option
+from mnist_vae.cli import Command, output_path, params_file, seed_option
 
 
 @click.command(cls=Command)
+@params_file("prepare")
 @click.option(
     "--source",
     "sources",

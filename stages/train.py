@@ -2,7 +2,7 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, seed_option
+from mnist_vae.cli import Command, input_path, output_path, params_file, seed_option
 from mnist_vae.config import ACTIVATIONS, BINARIZATIONS, LIKELIHOODS, LOOPS, PRECISIONS
 
 EPOCH_SAMPLES = 50
@@ -22,6 +22,7 @@ def _count(name: str, help: str):
 
 
 @click.command(cls=Command)
+@params_file("train")
 @_count("--latent-dim", "Size of z.")
 @_count("--hidden-size", "Units per hidden layer.")
 @_count("--hidden-layers", "Hidden layers per MLP.")
@@ -66,16 +67,21 @@ def train(
 
     Uses a GPU whenever the Keras backend sees one. The device, the CPU and the dtype
     policy training computed under are logged as tags, and the speed and peak memory as
-    MLflow metrics only: they describe the machine, not the model.
+    MLflow metrics only: they describe the machine, not the model. The store is checked
+    before anything heavy starts; training stops at the first epoch whose loss is not
+    finite, and then saves and registers nothing.
     """
+    from mnist_vae import tracking
+
+    tracking.configure()
+
     import json
     import sys
     from pathlib import Path
 
-    import mlflow
     import pandas as pd
 
-    from mnist_vae import data, machine, plotting, saving, tracking, training
+    from mnist_vae import data, machine, plotting, saving, training
     from mnist_vae.atomic import write_json
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
     from mnist_vae.history import HistoryWriter
@@ -102,16 +108,16 @@ def train(
             val_split,
             on_epoch_end=[
                 writer,
-                tracking.log_epoch,
-                tracking.EpochSamples(vae, EPOCH_SAMPLES, train_config.seed),
+                tracking.log_epoch(run),
+                tracking.EpochSamples(run, vae, EPOCH_SAMPLES, train_config.seed),
             ],
             verbose=1 if sys.stdout.isatty() else 2,
         )
-        tracking.log_metrics({**speed, "peak_memory_mb": machine.peak_memory_mb()})
+        run.metrics({**speed, "peak_memory_mb": machine.peak_memory_mb()})
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
-        mlflow.log_artifact(curves)
+        run.artifact(curves)
         saving.save(vae, model)
-        tracking.log_model(model, model_config)
+        tracking.log_model(run, model, model_config)
         write_json(metrics, writer.last)
         tracking.write_run_file(run_file, run)
 

@@ -8,6 +8,6 @@ import sys
 from mnist_vae import tracking
 
 name, steps = sys.argv[1], int(sys.argv[2])
-with tracking.start_run({"writer": name}, tags={}):
+with tracking.start_run({"writer": name}, tags={}) as run:
     for step in range(steps):
-        tracking.log_epoch(step, {"loss": float(step)})
+        run.metrics({"loss": float(step)}, step=step)

@@ -171,12 +171,15 @@ def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store
     assert result.exit_code == 1
     # MLflow itself logs the creation of the new store's tables before it.
     last = result.output.splitlines()[-1]
-    assert last == "Error: mnist-vae: no registered version has a run with test.neg_elbo"
+    assert last == (
+        "Error: mnist-vae: no registered version has a FINISHED run with a finite test.neg_elbo"
+    )
 
 
 def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     """A rerun of the same pipeline registers the same score again; its newer version,
-    logged by the newer code, wins the tie."""
+    logged by the newer code, wins the tie. A NaN score, or a run that did not finish,
+    never competes, however it compares."""
     import mlflow
 
     from mnist_vae import registry, tracking
@@ -184,9 +187,11 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     tracking.configure()
     client = mlflow.MlflowClient()
     client.create_registered_model("mnist-vae")
-    for score in (99.5, 99.0, 120.0, 99.0):
+    scores = [(99.5, "FINISHED"), (99.0, "FINISHED"), (120.0, "FINISHED"), (99.0, "FINISHED")]
+    for score, status in [*scores, (float("nan"), "FINISHED"), (50.0, "FAILED")]:
         with mlflow.start_run() as run:
             mlflow.log_metric("test.neg_elbo", score)
+        client.set_terminated(run.info.run_id, status)
         client.create_model_version("mnist-vae", run.info.artifact_uri, run.info.run_id)
 
     result = CliRunner().invoke(registry.main, [])

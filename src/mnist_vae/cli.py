@@ -1,16 +1,29 @@
-"""What every stage command shares: one-line errors and the options they have in common."""
+"""What every stage command shares: one-line errors, signals, and the options they have in
+common."""
+
+import signal
+from pathlib import Path
 
 import click
 
-from mnist_vae.errors import PipelineError
+from mnist_vae.errors import PipelineError, Terminated
 
 
 class _InputError(click.ClickException):
     exit_code = 2
 
 
+class _Interrupted(click.ClickException):
+    """Exits as a shell reports a process killed by the signal (130, 143)."""
+
+    def __init__(self, signum: signal.Signals):
+        super().__init__(f"interrupted by {signum.name}")
+        self.exit_code = 128 + signum
+
+
 class Command(click.Command):
-    """A click command whose every error fits on one line.
+    """A click command whose every error fits on one line, and that a scheduler's SIGTERM
+    stops as cleanly as a Ctrl-C.
 
     ``dvc repro`` shows a failed stage's last lines; click's usage block, or a traceback,
     would push the reason out of sight.
@@ -23,10 +36,59 @@ class Command(click.Command):
             raise _InputError(error.format_message()) from None
 
     def invoke(self, ctx: click.Context):
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except PipelineError as error:
             raise click.ClickException(str(error)) from None
+        except Terminated:
+            raise _Interrupted(signal.SIGTERM) from None
+        except KeyboardInterrupt:
+            raise _Interrupted(signal.SIGINT) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def params_file(section: str):
+    """``--params FILE``: every option's value from FILE's ``section``, which
+    ``dvc.yaml`` passes instead of pasting the values into the stage's shell command.
+
+    No param value ever reaches a shell, so ``dvc exp run -S 'generate.digits=0;rm x'``
+    is a bad value for click to refuse, not a command. Options given on the command line
+    still win. A key the command has no option for is refused, since it would be ignored.
+    """
+
+    def load(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is None:
+            return
+        import yaml
+
+        try:
+            values = (yaml.safe_load(Path(value).read_text()) or {}).get(section)
+        except (OSError, yaml.YAMLError, AttributeError) as error:
+            raise click.BadParameter(f"{value}: expected a YAML mapping ({error})") from None
+        if not isinstance(values, dict):
+            raise click.BadParameter(f"{value}: expected a {section} section of params")
+        options = {p.name for p in ctx.command.params if isinstance(p, click.Option)}
+        unknown = sorted(set(values) - options)
+        if unknown:
+            raise click.BadParameter(
+                f"{value}: {section}.{unknown[0]} is not a parameter of this stage"
+            )
+        ctx.default_map = {**(ctx.default_map or {}), **values}
+
+    return click.option(
+        "--params",
+        type=click.Path(exists=True, dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=load,
+        help=f"YAML file whose {section} section gives the options' values (params.yaml).",
+    )
 
 
 def output_path(flag: str, help: str):

@@ -1,6 +1,7 @@
 """The MNIST splits: reading the official files, splitting, saving and loading the arrays."""
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,14 @@ def load(path: str | os.PathLike) -> Split:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; run the prepare stage first")
-    with np.load(path) as arrays:
-        return Split(arrays["images"], arrays["labels"])
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return Split(arrays["images"], arrays["labels"])
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+        reason = str(error).split(" Use allow_pickle")[0].strip(".")
+        raise PipelineError(
+            f"{path}: not an npz of images and labels ({reason}); rerun the prepare stage"
+        ) from None
 
 
 def as_inputs(images: np.ndarray, binarize: str = "none", seed: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ import pandas as pd
 from keras import ops
 
 from mnist_vae import losses, sampling
+from mnist_vae.errors import PipelineError
 from mnist_vae.model import VAE
 
 ACTIVE_THRESHOLD = 0.01
@@ -88,6 +89,22 @@ def summarize(rows: pd.DataFrame, labels: np.ndarray, z_mean: np.ndarray) -> dic
     if "predicted" in rows:
         summary["accuracy"] = float((rows["predicted"].to_numpy() == labels).mean())
     return summary
+
+
+def require_finite(scores: dict, model_path) -> dict:
+    """``scores``, if every one is finite: a NaN metric would read as neither better nor
+    worse than any other, in ``dvc metrics diff`` and in the registry alike.
+
+    Raises:
+        PipelineError: naming the model and the scores that are not finite.
+    """
+    bad = [f"{name} = {value}" for name, value in scores.items() if not math.isfinite(value)]
+    if bad:
+        raise PipelineError(
+            f"{model_path}: test scores not finite ({', '.join(bad)}); the model is "
+            "broken, so nothing was written: retrain it"
+        )
+    return scores
 
 
 def per_image(rows: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:

@@ -7,12 +7,14 @@ backend. The loss is computed in ``compute_loss``, which Keras's own ``fit`` and
 """
 
 import contextlib
+import zipfile
 
 import keras
 from keras import ops
 
 from mnist_vae import losses
 from mnist_vae.config import ModelConfig
+from mnist_vae.errors import PipelineError
 
 PIXELS = 28 * 28
 DIGITS = 10
@@ -172,5 +174,18 @@ def _mlp(x, config: ModelConfig, prefix: str):
 
 
 def load(path) -> VAE:
-    """Loads a saved VAE; importing this module has registered its classes."""
-    return keras.saving.load_model(path)
+    """Loads a saved VAE; importing this module has registered its classes.
+
+    Raises:
+        PipelineError: the file is not a whole ``.keras`` archive of a VAE (Keras itself
+            calls a truncated one "File not found").
+    """
+    if not zipfile.is_zipfile(path):
+        raise PipelineError(f"{path}: not a .keras zip archive (damaged or truncated); retrain")
+    try:
+        vae = keras.saving.load_model(path)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
+        raise PipelineError(f"{path}: not a loadable Keras model ({error}); retrain") from None
+    if not isinstance(vae, VAE):
+        raise PipelineError(f"{path}: a {type(vae).__name__}, expected a VAE")
+    return vae

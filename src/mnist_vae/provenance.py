@@ -4,6 +4,7 @@ A run's MLflow name says this, so that a plain ``dvc repro`` run can be told apa
 another in the UI and traced to its code (a DVC experiment keeps the experiment's name).
 """
 
+import datetime
 import os
 import subprocess
 from pathlib import Path
@@ -11,10 +12,13 @@ from pathlib import Path
 import yaml
 
 
-def run_name() -> str | None:
+def run_name() -> str:
     """The DVC experiment's name; else the short commit the run is made from, with
-    ``-dirty`` (git describe's marker) when its inputs differ from that commit; None
-    outside git.
+    ``-dirty`` (git describe's marker) when its inputs differ from that commit; outside
+    git, ``no-git-`` and the time.
+
+    MLflow's own random names come from Python's global ``random``, which training seeds:
+    every run of one seed would get the same name.
 
     Only inputs count. ``dvc.lock`` and the files ``dvc.yaml`` declares as outputs are
     what the pipeline writes, and DVC deletes a stage's outputs before running it, so
@@ -27,7 +31,7 @@ def run_name() -> str | None:
         commit = _git("rev-parse", "--short=7", "HEAD")
         changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", *products)
     except (OSError, subprocess.CalledProcessError):
-        return None
+        return f"no-git-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     return f"{commit}-dirty" if changed else commit
 
 

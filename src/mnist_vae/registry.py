@@ -1,6 +1,8 @@
 """The MLflow model registry: every trained model is a version of one registered model,
 and the ``champion`` alias names the version with the best test -ELBO."""
 
+import math
+
 import click
 
 from mnist_vae.cli import Command
@@ -12,6 +14,9 @@ def crown(client, name: str, alias: str, metric: str = METRIC):
     """Points ``alias`` at the version of ``name`` whose run has the lowest ``metric``,
     the newest of equals (a rerun of the same pipeline registers the same scores again).
 
+    Only versions whose run FINISHED with a finite ``metric`` compete: NaN compares as
+    neither better nor worse than anything, so a diverged model could otherwise win.
+
     Returns:
         The chosen model version and its metric.
 
@@ -22,11 +27,14 @@ def crown(client, name: str, alias: str, metric: str = METRIC):
 
     scored = []
     for version in client.search_model_versions(f"name = '{name}'"):
-        value = client.get_run(version.run_id).data.metrics.get(metric)
-        if value is not None:
+        run = client.get_run(version.run_id)
+        value = run.data.metrics.get(metric)
+        if run.info.status == "FINISHED" and value is not None and math.isfinite(value):
             scored.append((value, int(version.version), version))
     if not scored:
-        raise PipelineError(f"{name}: no registered version has a run with {metric}")
+        raise PipelineError(
+            f"{name}: no registered version has a FINISHED run with a finite {metric}"
+        )
     value, _, best = min(scored, key=lambda item: (item[0], -item[1]))
     client.set_registered_model_alias(name, alias, best.version)
     return best, value

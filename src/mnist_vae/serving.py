@@ -8,8 +8,12 @@ model loads wherever keras and its backend are installed, without this repositor
 
 import mlflow.pyfunc
 import numpy as np
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
+
+MAX_ROWS = 1000
+"""Rows one request may ask for: 1000 images are about 16 MB of JSON in the answer."""
 
 
 class Generator(mlflow.pyfunc.PythonModel):
@@ -23,7 +27,30 @@ class Generator(mlflow.pyfunc.PythonModel):
         the conditional model, as ``(n, 28, 28)`` images in [0, 1]."""
         from mnist_vae import sampling
 
-        return sampling.decode_means(self.vae, model_input["z"], model_input.get("digit"))
+        z, digits = validated(model_input)
+        return sampling.decode_means(self.vae, z, digits)
+
+
+def validated(model_input: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """The request's latent vectors and digits, refused with a 400 naming the field when
+    a vector is not finite, a digit is outside 0-9, or there are over ``MAX_ROWS`` rows:
+    a NaN vector decodes to a NaN image, and a digit of -1 indexes from the end."""
+    z, digits = np.asarray(model_input["z"]), model_input.get("digit")
+    if len(z) > MAX_ROWS:
+        raise _invalid(f"z: {len(z)} rows, expected at most {MAX_ROWS} per request")
+    bad = np.flatnonzero(~np.isfinite(z).all(axis=1))
+    if bad.size:
+        raise _invalid(f"z: row {bad[0]} is not finite ({z[bad[0]].tolist()})")
+    if digits is not None:
+        digits = np.asarray(digits)
+        bad = np.flatnonzero((digits < 0) | (digits > 9))
+        if bad.size:
+            raise _invalid(f"digit: row {bad[0]} is {digits[bad[0]]}, expected 0 to 9")
+    return z, digits
+
+
+def _invalid(message: str) -> MlflowException:
+    return MlflowException.invalid_parameter_value(message)
 
 
 def signature(latent_dim: int, conditional: bool) -> ModelSignature:

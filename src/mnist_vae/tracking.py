@@ -1,7 +1,8 @@
 """MLflow: where the store is, and the one run that a pipeline execution logs into.
 
 train opens the run and writes its id to a small file that DVC tracks; evaluate and
-generate read that file and log into the same run.
+generate read that file and log into the same run. A run's status is its own stage's
+truth: FINISHED, FAILED with a ``failure_reason`` tag, or KILLED by a signal.
 """
 
 import contextlib
@@ -15,10 +16,12 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-from mnist_vae import provenance, store
+from mnist_vae import orphans, provenance, store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
+from mnist_vae.run_log import LOST, RunLog
 
 EXPERIMENT = "mnist-vae"
 REGISTERED_MODEL = "mnist-vae"
@@ -39,27 +42,43 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
-def configure() -> None:
-    """Points MLflow at the store and experiment, creating them when missing.
+def configure() -> str:
+    """Checks the store, points MLflow at it and its experiment, creating them when
+    missing, and closes the runs that dead processes left RUNNING.
 
     With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
     keeps its own artifact location. The experiment is marked as model training, so the
     UI opens on its runs, charts and models rather than on its GenAI views.
+
+    Returns:
+        The experiment's id.
+
+    Raises:
+        StoreError: the store is down, damaged or read-only.
     """
     uri = tracking_uri()
+    store.fail_fast()
+    store.check_sqlite(uri)
     mlflow.set_tracking_uri(uri)
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    with store.created(uri):
-        if store.retrying(mlflow.get_experiment_by_name, name) is None:
-            local = not uri.startswith(("http://", "https://", "databricks"))
-            location = (project_root() / "mlartifacts").as_uri() if local else None
-            kind = {"mlflow.experimentKind": "custom_model_development"}
-            store.retrying(mlflow.create_experiment, name, artifact_location=location, tags=kind)
-    mlflow.set_experiment(name)
+    try:
+        with store.created(uri):
+            if store.retrying(mlflow.get_experiment_by_name, name) is None:
+                local = not uri.startswith(("http://", "https://", "databricks"))
+                location = (project_root() / "mlartifacts").as_uri() if local else None
+                kind = {"mlflow.experimentKind": "custom_model_development"}
+                store.retrying(
+                    mlflow.create_experiment, name, artifact_location=location, tags=kind
+                )
+        experiment_id = mlflow.set_experiment(name).experiment_id
+        orphans.close(MlflowClient(uri), experiment_id)
+    except LOST as error:
+        raise store.unreachable(uri, error) from None
+    return experiment_id
 
 
 @contextlib.contextmanager
-def start_run(params: dict, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+def start_run(params: dict, tags: dict[str, str]) -> Iterator[RunLog]:
     """Opens the pipeline's run, tagged after the DVC experiment when there is one."""
     configure()
     dvc_tags = {
@@ -72,19 +91,24 @@ def start_run(params: dict, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
 
 
 @contextlib.contextmanager
-def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterator:
-    """Logs a later stage into the run that trained the model.
+def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterator[RunLog]:
+    """Logs a later stage into the run that trained the model, without touching its status.
 
-    MLflow params cannot change, so when this stage reruns with params that differ from
-    those the run holds (only generate's changed, say), it logs into a child run of it,
-    named after the stage. A run missing from this store (the model came from a DVC remote)
-    gets a new run that names it.
+    The stage's own outcome goes to the tags ``<stage>.status`` (FINISHED, FAILED or
+    KILLED) and ``<stage>.failure_reason``: an evaluation that fails or is interrupted
+    never makes a good training run look failed. MLflow params cannot change, so when
+    this stage reruns with params that differ from those the run holds (only generate's
+    changed, say), it logs into a child run of its own, named after the stage. A run
+    missing from this store (the model came from a DVC remote) gets a new run that names it.
     """
-    configure()
+    experiment_id = configure()
     run_id = read_run_file(run_file)
+    client = MlflowClient()
     try:
-        logged = mlflow.get_run(run_id).data.params
-    except MlflowException:
+        logged = store.retrying(client.get_run, run_id).data.params
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise store.unreachable(tracking_uri(), error) from None
         _log.warning(
             "run %s is not in %s; logging %s into a new run", run_id, tracking_uri(), stage
         )
@@ -95,26 +119,67 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         with _active(params, run_name=stage, parent_run_id=run_id) as run:
             yield run
         return
-    with _active(params, run_id=run_id) as run:
+    run = RunLog(run_id, experiment_id, tracking_uri())
+    run.params(params)
+    status = "FAILED"
+    try:
         yield run
+        run.raise_if_lost()
+        status = "FINISHED"
+    except KeyboardInterrupt as error:
+        status = "KILLED"
+        run.call("status", client.set_tag, run_id, f"{stage}.{orphans.REASON}", _reason(error))
+        raise
+    except Exception as error:
+        run.call("status", client.set_tag, run_id, f"{stage}.{orphans.REASON}", _reason(error))
+        raise
+    finally:
+        run.call("status", client.set_tag, run_id, f"{stage}.status", status)
 
 
 @contextlib.contextmanager
-def _active(params: dict, **start) -> Iterator[mlflow.ActiveRun]:
-    """``mlflow.start_run(**start)`` with its params, ended as FINISHED or FAILED; each
-    write is retried while a parallel writer holds the store."""
-    run = store.retrying(mlflow.start_run, **start)
-    status = "FAILED"
+def _active(params: dict, **start) -> Iterator[RunLog]:
+    """``mlflow.start_run(**start)`` with its params, ended as FINISHED, FAILED (a
+    ``failure_reason`` tag says why) or KILLED (a signal stopped it).
+
+    Each write is retried while a parallel writer holds the store. The run is tagged
+    with its process, so that a later stage can close it if the process dies first.
+    """
+    tags = {**start.pop("tags", {}), **orphans.owner_tags()}
     try:
-        store.retrying(mlflow.log_params, params)
+        active = store.retrying(mlflow.start_run, tags=tags, **start)
+    except LOST as error:
+        raise store.unreachable(tracking_uri(), error) from None
+    run = RunLog(active.info.run_id, active.info.experiment_id, tracking_uri())
+    run.params(params)
+    status, reason = "FAILED", None
+    try:
         yield run
+        run.raise_if_lost()
         status = "FINISHED"
+    except KeyboardInterrupt as error:
+        status, reason = "KILLED", _reason(error)
+        raise
+    except Exception as error:
+        reason = _reason(error)
+        raise
     finally:
-        store.retrying(mlflow.end_run, status)
+        if reason:
+            run.call("status", mlflow.set_tag, orphans.REASON, reason)
+        try:
+            mlflow.end_run(status)
+        except LOST as error:
+            _log.warning("run %s could not be ended as %s: %s", run.run_id, status, error)
 
 
-def write_run_file(path: str | os.PathLike, run: mlflow.ActiveRun) -> None:
-    write_json(path, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id})
+def _reason(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return f"interrupted ({getattr(error, 'signal_name', 'SIGINT')})"
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def write_run_file(path: str | os.PathLike, run: RunLog) -> None:
+    write_json(path, {"run_id": run.run_id, "experiment_id": run.experiment_id})
 
 
 def read_run_file(path: str | os.PathLike) -> str:
@@ -124,7 +189,7 @@ def read_run_file(path: str | os.PathLike) -> str:
         raise PipelineError(f"{path}: expected a JSON file with a run_id ({error})") from None
 
 
-def log_model(model_path: str | os.PathLike, config) -> None:
+def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:
     """Logs the saved VAE as a :class:`~mnist_vae.serving.Generator` and registers it as a
     new version of ``REGISTERED_MODEL``.
 
@@ -139,7 +204,9 @@ def log_model(model_path: str | os.PathLike, config) -> None:
     from mnist_vae import serving
 
     backend = keras.backend.backend()
-    mlflow.pyfunc.log_model(
+    run.call(
+        "model",
+        mlflow.pyfunc.log_model,
         name="model",
         python_model=Path(__file__).with_name("served_model.py"),
         artifacts={"vae": str(model_path)},
@@ -151,22 +218,19 @@ def log_model(model_path: str | os.PathLike, config) -> None:
     )
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-    store.retrying(mlflow.log_metrics, metrics, step=step)
-
-
-def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
-    """Logs one epoch's losses with the epoch as their step, for MLflow's charts."""
-    log_metrics(metrics, step=epoch)
+def log_epoch(run: RunLog):
+    """A per-epoch hook logging the epoch's losses with the epoch as their step."""
+    return lambda epoch, metrics: run.metrics(metrics, step=epoch, what=f"epoch {epoch}")
 
 
 class EpochSamples:
     """Logs the decodes of fixed latent points after every epoch, as one image per step,
     so the MLflow UI shows the samples sharpening as training goes on."""
 
-    def __init__(self, vae, n: int, seed: int):
+    def __init__(self, run: RunLog, vae, n: int, seed: int):
         from mnist_vae import sampling
 
+        self.run = run
         self.vae = vae
         self.z = sampling.prior_latents(n, vae.config.latent_dim, seed)
         self.digits = np.arange(n) % 10 if vae.config.conditional else None
@@ -176,8 +240,7 @@ class EpochSamples:
 
         images = sampling.decode_means(self.vae, self.z, self.digits)
         canvas = plotting.tile(images, ncols=10)
-        pixels = (canvas * 255).round().astype(np.uint8)
-        store.retrying(mlflow.log_image, pixels, key="epoch_samples", step=epoch)
+        self.run.image((canvas * 255).round().astype(np.uint8), "epoch_samples", epoch)
 
 
 def prefixed(section: str, values: dict) -> dict:

@@ -7,13 +7,14 @@ other backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
 """
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
-from mnist_vae import data, machine, model
+from mnist_vae import data, divergence, machine, model
 from mnist_vae.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -62,14 +63,19 @@ def fit(
         train: the training images and labels.
         val: the validation images and labels.
         on_epoch_end: called as ``hook(epoch, metrics)`` after each epoch, ``epoch``
-            counting from 1 and ``metrics`` holding the train and ``val_`` losses.
+            counting from 1 and ``metrics`` holding the train and ``val_`` losses; never
+            with a loss that is not finite, since training stops there.
         verbose: progress display: 0 (none), 1 (a bar), 2 (a line per epoch) or "auto".
 
     Returns:
         The speed: seconds per epoch (validation included) and training examples per
         second.
+
+    Raises:
+        Diverged: a loss became NaN or infinite.
     """
     start = time.perf_counter()
+    on_epoch_end = [functools.partial(divergence.check, vae.config, config), *on_epoch_end]
     if uses_epoch_loop(vae, config):
         from mnist_vae.epoch_loop import EpochLoop
 

@@ -1,0 +1,63 @@
+"""Runs left RUNNING by a process that no longer exists, found and closed as KILLED.
+
+A SIGKILL, an out-of-memory kill or a power cut ends a stage with no chance to close its
+MLflow run, which would then look in progress forever. Every run the pipeline opens is
+tagged with its host, its process id and that process's start time; a RUNNING run whose
+host is this one and whose process is gone (or whose pid now belongs to a process that
+started later) is closed the next time a stage opens the store. Runs of other hosts are
+left alone: from here, nothing tells a live process there from a dead one.
+"""
+
+import logging
+import os
+import socket
+
+import psutil
+
+from mnist_vae import store
+
+HOST, PID, STARTED = "process.host", "process.pid", "process.started"
+REASON = "failure_reason"
+_log = logging.getLogger(__name__)
+
+
+def owner_tags() -> dict[str, str]:
+    """The tags that say which live process a run belongs to."""
+    return {
+        HOST: socket.gethostname(),
+        PID: str(os.getpid()),
+        STARTED: repr(psutil.Process().create_time()),
+    }
+
+
+def close(client, experiment_id: str) -> list[str]:
+    """Marks this host's RUNNING runs whose process is gone as KILLED.
+
+    Returns:
+        The ids of the runs it closed.
+    """
+    host = socket.gethostname().replace("'", "")
+    running = store.retrying(
+        client.search_runs,
+        [experiment_id],
+        f"attributes.status = 'RUNNING' and tags.`{HOST}` = '{host}'",
+    )
+    closed = []
+    for run in running:
+        tags = run.data.tags
+        if PID not in tags or _alive(int(tags[PID]), float(tags.get(STARTED, "nan"))):
+            continue
+        reason = f"process {tags[PID]} on {host} ended without closing the run"
+        store.retrying(client.set_tag, run.info.run_id, REASON, reason)
+        store.retrying(client.set_terminated, run.info.run_id, "KILLED")
+        _log.warning("run %s: %s; marked KILLED", run.info.run_id, reason)
+        closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid: int, started: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return abs(process.create_time() - started) < 1 and process.status() != "zombie"
+    except psutil.NoSuchProcess:
+        return False

@@ -71,6 +71,35 @@ def mnist_splits(mnist_dir):
     return data.split(official, train_size=3000, val_size=500, test_size=500, seed=0)
 
 
+@pytest.fixture
+def prepared(tmp_path, mnist_dir):
+    """200 real training images, 50 for validation and 50 for test, in ``data/``."""
+    from click.testing import CliRunner
+
+    from stages.prepare import prepare
+
+    result = CliRunner().invoke(
+        prepare,
+        ["--source", str(mnist_dir), "--train-size", "200", "--val-size", "50"]
+        + ["--test-size", "50", "--seed", "0", "--out-dir", str(tmp_path / "data")]
+        + ["--class-counts", str(tmp_path / "counts.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+@pytest.fixture
+def trained(prepared):
+    """A small model trained on the prepared images for two epochs."""
+    from click.testing import CliRunner
+
+    from stages.train import train
+
+    result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
+    assert result.exit_code == 0, result.output
+    return prepared
+
+
 def train_args(data: Path, out: Path, **changes) -> list[str]:
     """Arguments for the train command: a small model, inputs in ``data``, outputs in ``out``."""
     values = {

@@ -100,3 +100,60 @@ def test_generate_refuses_digits_that_are_not_digits(tmp_path):
     assert result.output == (
         "Error: Invalid value for '--digits': '12a' is not a string of digits such as 0123456789\n"
     )
+
+
+def test_no_param_value_is_pasted_into_a_stage_command():
+    """DVC runs ``cmd`` through a shell: a ``${...}`` there would hand it a param's value."""
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert "${" not in stage["cmd"], name
+        assert f"stages/{name}.py --params params.yaml " in stage["cmd"], name
+
+
+def test_a_params_value_that_is_a_shell_command_is_refused_as_a_value(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(f"generate:\n  digits: 0;touch {tmp_path}/marker;echo\n")
+    (tmp_path / "vae.keras").touch()
+    (tmp_path / "run.json").touch()
+    args = ["--params", str(params), "--n-samples", "4", "--seed", "0"]
+    args += ["--model", str(tmp_path / "vae.keras"), "--run-file", str(tmp_path / "run.json")]
+    args += ["--samples", str(tmp_path / "s.npz"), "--grid", str(tmp_path / "s.png")]
+
+    result = _run_stage("generate", *args, "--manifold", str(tmp_path / "m.png"))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        f"Error: Invalid value for '--digits': '0;touch {tmp_path}/marker;echo' is not a "
+        "string of digits such as 0123456789"
+    )
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_params_key_the_stage_does_not_have_is_refused(tmp_path, args):
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  latent_dimm: 4\n")
+
+    result = CliRunner().invoke(train, ["--params", str(params), *args()])
+
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: Invalid value for '--params': {params}: train.latent_dimm is not a "
+        "parameter of this stage\n"
+    )
+
+
+def test_values_from_the_params_file_are_typed_and_the_command_line_wins(tmp_path, args):
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  latent_dim: 0\n  epochs: 3\n")
+    given = args()
+    at = given.index("--latent-dim")
+    without_latent_dim = given[:at] + given[at + 2 :]
+
+    from_file = CliRunner().invoke(train, ["--params", str(params), *without_latent_dim])
+    from_line = CliRunner().invoke(train, ["--params", str(params), *args(**{"--epochs": "ten"})])
+
+    assert from_file.exit_code == from_line.exit_code == 2
+    assert from_file.output.startswith("Error: Invalid value for '--latent-dim': 0 is not in")
+    assert from_line.output.startswith("Error: Invalid value for '--epochs': 'ten' is not")

@@ -5,6 +5,7 @@ a pipeline run costs tens of seconds on 2 cores.
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import mlflow
@@ -14,7 +15,17 @@ import yaml
 from click.testing import CliRunner
 from keras import ops
 from mlflow.tracking import MlflowClient
-from pipeline_repo import STAGES, dvc, experiments, git, make_repo, ran, run, set_params
+from pipeline_repo import (
+    STAGES,
+    dvc,
+    experiments,
+    git,
+    make_repo,
+    ran,
+    run,
+    set_params,
+    user_env,
+)
 
 from mnist_vae import model, registry
 
@@ -82,6 +93,7 @@ def test_dvc_repro_end_to_end(repo):
     _check_seed_band(repo)
     _check_review_of_a_seed_change(repo)
     _check_experiment(repo)
+    _check_failures_record_nothing(repo)
     _check_champion(repo)
     _check_review(repo)
 
@@ -205,6 +217,35 @@ def _check_review(repo: Path) -> None:
     workspace_run = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
     assert f"- workspace: run `{workspace_run}`" in report
     assert report.count("run `") == 2
+
+
+def _check_failures_record_nothing(repo: Path) -> None:
+    """A diverged training, and a param value that would be a shell command, each fail
+    their experiment on one line: DVC records nothing, and no shell sees the value."""
+    lock = (repo / "dvc.lock").read_text()
+    marker = repo.parent / "marker"
+    injected = f"generate.digits='0;touch {marker};echo'"
+
+    refused = _failed_experiment(repo, "injected", injected)
+    diverged = _failed_experiment(repo, "diverged", "train.learning_rate=1000")
+
+    assert "Error: Invalid value for '--digits': '0;touch " in refused
+    assert not marker.exists()
+    assert "Error: training diverged at epoch 1: " in diverged
+    assert "train.learning_rate (1000) may be too high" in diverged
+    assert (repo / "dvc.lock").read_text() == lock
+    (run,) = _runs(repo, "tags.`dvc.exp_name` = 'diverged'")
+    assert run.info.status == "FAILED"
+    assert run.info.run_id not in {
+        v.run_id for v in MlflowClient(f"sqlite:///{repo / 'mlflow.db'}").search_model_versions()
+    }
+
+
+def _failed_experiment(repo: Path, name: str, change: str) -> str:
+    command = ["dvc", "exp", "run", "--temp", "-n", name, "-S", change]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=user_env())
+    assert result.returncode != 0, result.stdout
+    return result.stdout + result.stderr
 
 
 def _check_champion(repo: Path) -> None:

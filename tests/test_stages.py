@@ -13,29 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from mnist_vae import data, evaluation, machine, model
 from stages.generate import generate
-from stages.prepare import prepare
 from stages.train import train
-
-
-@pytest.fixture
-def prepared(tmp_path, mnist_dir):
-    """200 real training images, 50 for validation and 50 for test, in ``data/``."""
-    result = CliRunner().invoke(
-        prepare,
-        ["--source", str(mnist_dir), "--train-size", "200", "--val-size", "50"]
-        + ["--test-size", "50", "--seed", "0", "--out-dir", str(tmp_path / "data")]
-        + ["--class-counts", str(tmp_path / "counts.csv")],
-    )
-    assert result.exit_code == 0, result.output
-    return tmp_path
-
-
-@pytest.fixture
-def trained(prepared):
-    """A small model trained on the prepared images for two epochs."""
-    result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
-    assert result.exit_code == 0, result.output
-    return prepared
 
 
 def test_train_writes_history_metrics_and_run(trained, mlflow_store):

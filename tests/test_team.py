@@ -9,10 +9,7 @@ exercised.
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,52 +18,13 @@ import numpy as np
 import pytest
 from conftest import ROOT
 from pipeline_repo import dvc, git, make_repo, run
+from servers import Server, mlflow_command
+
+from mnist_vae import serving
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A command serving HTTP on a free loopback port, stopped on exit."""
-
-    def __init__(self, *command: str, ready: str, cwd: Path, env: dict | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / f"server-{self.port}.log"
-        self.process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        self.ready = ready
-
-    def wait(self, timeout: float = 120) -> "Server":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(self.url + self.ready, timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.5)
-        raise AssertionError(f"{self.url} did not answer in {timeout} s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def _mlflow_command() -> str:
-    return str(Path(sys.executable).with_name("mlflow"))
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +32,7 @@ def server(tmp_path_factory):
     """``mlflow server`` with its own SQLite store and artifact folder, as a team runs one."""
     folder = tmp_path_factory.mktemp("team")
     server = Server(
-        _mlflow_command(),
+        mlflow_command(),
         "server",
         "--backend-store-uri",
         f"sqlite:///{folder / 'mlflow.db'}",
@@ -141,7 +99,7 @@ def test_the_champion_and_the_other_version_are_served(server, repo):
     uris = ["models:/mnist-vae@champion", f"models:/mnist-vae/{other.version}"]
     servers = [
         Server(
-            _mlflow_command(),
+            mlflow_command(),
             "models",
             "serve",
             "-m",
@@ -169,11 +127,33 @@ def test_the_champion_and_the_other_version_are_served(server, repo):
             assert 0 < images.min() <= images.max() < 1
             np.testing.assert_allclose(images, model.predict(inputs), atol=1e-6)
             served[conditional] = images
+            _check_bad_requests_are_refused(model_server.url, inputs)
     finally:
         for model_server in servers:
             model_server.stop()
     assert set(served) == {False, True}
     assert np.abs(served[True] - served[False]).max() > 1e-3
+
+
+def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
+    """A NaN latent vector, a digit outside 0-9 and an oversized request each get a 400
+    naming the field, where a NaN image, a wrapped-around digit or 160 MB would come back."""
+    nan_z = inputs["z"].copy()
+    nan_z[3, 1] = np.nan
+    bad = [({"z": nan_z}, "z: row 3 is not finite")]
+    if "digit" in inputs:
+        digits = inputs["digit"].copy()
+        digits[2] = -1
+        bad.append(({"digit": digits}, "digit: row 2 is -1, expected 0 to 9"))
+    many = np.zeros((serving.MAX_ROWS + 1, inputs["z"].shape[1]), np.float32)
+    many_digits = {"digit": np.zeros(len(many), np.int64)} if "digit" in inputs else {}
+    bad.append(({"z": many, **many_digits}, f"expected at most {serving.MAX_ROWS} per request"))
+    for change, message in bad:
+        body = {"inputs": {k: v.tolist() for k, v in {**inputs, **change}.items()}}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post(url + "/invocations", body)
+        assert refused.value.code == 400
+        assert message in json.load(refused.value)["message"]
 
 
 def _post(url: str, body: dict) -> dict:

@@ -8,6 +8,7 @@ naming them once its local outputs are written.
 """
 
 import time
+from pathlib import Path
 
 import requests
 from mlflow.entities import Metric, Param
@@ -45,10 +46,10 @@ class RunLog:
         self.call(what, self.client.log_batch, self.run_id, metrics=metrics)
 
     def artifact(self, path) -> None:
-        self.call(str(path), self.client.log_artifact, self.run_id, str(path))
+        self.call(Path(path).name, self.client.log_artifact, self.run_id, str(path))
 
     def image(self, pixels, key: str, step: int) -> None:
-        self.call(f"{key} {step}", self.client.log_image, self.run_id, pixels, key=key, step=step)
+        self.call(f"epoch {step}", self.client.log_image, self.run_id, pixels, key=key, step=step)
 
     def call(self, what: str, function, *args, **kwargs) -> None:
         """``function(*args, **kwargs)``, unless the store was lost; then noted as missing."""
@@ -63,10 +64,15 @@ class RunLog:
     def raise_if_lost(self) -> None:
         if self.lost is None:
             return
-        missing = ", ".join(self.missing[:4]) + (
-            f" and {len(self.missing) - 4} more" if len(self.missing) > 4 else ""
-        )
         raise store.StoreError(
             f"MLflow store {self.uri} stopped answering ({store.cause(self.lost)}); run "
-            f"{self.run_id} lacks {missing}; the local outputs are written"
+            f"{self.run_id} lacks {_summary(self.missing)}; the local outputs are written"
         )
+
+
+def _summary(missing: list[str]) -> str:
+    """``epochs 5 to 12, metrics, loss_curves.png, model`` from what could not be logged."""
+    epochs = sorted({int(what.split()[1]) for what in missing if what.startswith("epoch ")})
+    others = dict.fromkeys(what for what in missing if not what.startswith("epoch "))
+    spans = [f"epochs {epochs[0]} to {epochs[-1]}" if len(epochs) > 1 else f"epoch {epochs[0]}"]
+    return ", ".join([*(spans if epochs else []), *others])

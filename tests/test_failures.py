@@ -105,7 +105,7 @@ def test_evaluate_refuses_a_model_with_non_finite_scores(trained, mlflow_store):
     ("target", "damage", "message"),
     [
         ("models/vae.keras", 1000, "not a .keras zip archive (damaged or truncated); retrain"),
-        ("data/test.npz", b"garbage" * 40, "not an npz of images and labels ("),
+        ("data/test.npz", b"garbage" * 40, "not an npz archive (damaged or truncated); rerun"),
     ],
 )
 def test_a_damaged_input_file_is_named_on_one_line(trained, target, damage, message):
@@ -184,6 +184,10 @@ def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_ope
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlflow_store, signum):
+    """The evaluation's own outcome is the ``evaluate.status`` tag: KILLED by the stage
+    itself on SIGTERM, and by the next stage to open the store after a SIGKILL."""
+    from mnist_vae import registry
+
     (trained_run,) = _runs(mlflow_store)
     slow = _evaluate_args(trained, **{"--iw-samples": "50000", "--batch-size": "1000"})
     process = subprocess.Popen(
@@ -195,17 +199,28 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
     )
     client = _client(mlflow_store)
     run_id = trained_run.info.run_id
-    _wait_for(lambda: "evaluate.iw_samples" in client.get_run(run_id).data.params, process)
+    _wait_for(
+        lambda: client.get_run(run_id).data.tags.get("evaluate.status") == "RUNNING", process
+    )
 
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
+    after_signal = client.get_run(run_id).data.tags["evaluate.status"]
+    CliRunner().invoke(registry.main, [])
 
-    assert process.returncode in (128 + signum, -signum)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
+    assert run.data.tags["evaluate.status"] == "KILLED"
     if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signum
         assert _last_line(stderr) == "Error: interrupted by SIGTERM"
-        assert run.data.tags["evaluate.status"] == "KILLED"
+        assert after_signal == "KILLED"
+        assert run.data.tags["evaluate.failure_reason"] == "interrupted (SIGTERM)"
+    else:
+        assert process.returncode == -signum
+        assert after_signal == "RUNNING"
+        assert run.data.tags["evaluate.failure_reason"].startswith(f"process {process.pid} on ")
+    assert not any(name.startswith("test.") for name in run.data.metrics)
     assert not (trained / "out").exists()
 
 

@@ -84,13 +84,14 @@ def load(path: str | os.PathLike) -> Split:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; run the prepare stage first")
+    if not zipfile.is_zipfile(path):
+        raise PipelineError(f"{path}: not an npz archive (damaged or truncated); rerun prepare")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             return Split(arrays["images"], arrays["labels"])
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-        reason = str(error).split(" Use allow_pickle")[0].strip(".")
         raise PipelineError(
-            f"{path}: not an npz of images and labels ({reason}); rerun the prepare stage"
+            f"{path}: not an npz of images and labels ({error}); rerun prepare"
         ) from None
 
 

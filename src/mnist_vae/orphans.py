@@ -21,37 +21,49 @@ REASON = "failure_reason"
 _log = logging.getLogger(__name__)
 
 
-def owner_tags() -> dict[str, str]:
-    """The tags that say which live process a run belongs to."""
+LATER_STAGES = ("evaluate", "generate")
+
+
+def owner_tags(stage: str = "") -> dict[str, str]:
+    """The tags that say which live process a run, or a later ``stage`` logging into the
+    run (its tags prefixed ``<stage>.``), belongs to."""
+    prefix = f"{stage}." if stage else ""
     return {
-        HOST: socket.gethostname(),
-        PID: str(os.getpid()),
-        STARTED: repr(psutil.Process().create_time()),
+        prefix + HOST: socket.gethostname(),
+        prefix + PID: str(os.getpid()),
+        prefix + STARTED: repr(psutil.Process().create_time()),
     }
 
 
 def close(client, experiment_id: str) -> list[str]:
-    """Marks this host's RUNNING runs whose process is gone as KILLED.
+    """Marks this host's RUNNING runs whose process is gone as KILLED, and so the
+    ``<stage>.status`` of a later stage that died while logging into a finished run.
 
     Returns:
         The ids of the runs it closed.
     """
     host = socket.gethostname().replace("'", "")
-    running = store.retrying(
-        client.search_runs,
-        [experiment_id],
-        f"attributes.status = 'RUNNING' and tags.`{HOST}` = '{host}'",
-    )
     closed = []
-    for run in running:
-        tags = run.data.tags
-        if PID not in tags or _alive(int(tags[PID]), float(tags.get(STARTED, "nan"))):
-            continue
-        reason = f"process {tags[PID]} on {host} ended without closing the run"
-        store.retrying(client.set_tag, run.info.run_id, REASON, reason)
-        store.retrying(client.set_terminated, run.info.run_id, "KILLED")
-        _log.warning("run %s: %s; marked KILLED", run.info.run_id, reason)
-        closed.append(run.info.run_id)
+    for stage in ("", *LATER_STAGES):
+        prefix = f"{stage}." if stage else ""
+        status = f"tags.`{stage}.status`" if stage else "attributes.status"
+        running = store.retrying(
+            client.search_runs,
+            [experiment_id],
+            f"{status} = 'RUNNING' and tags.`{prefix}{HOST}` = '{host}'",
+        )
+        for run in running:
+            tags = {k.removeprefix(prefix): v for k, v in run.data.tags.items()}
+            if PID not in tags or _alive(int(tags[PID]), float(tags.get(STARTED, "nan"))):
+                continue
+            reason = f"process {tags[PID]} on {host} ended without closing the run"
+            store.retrying(client.set_tag, run.info.run_id, prefix + REASON, reason)
+            if stage:
+                store.retrying(client.set_tag, run.info.run_id, f"{stage}.status", "KILLED")
+            else:
+                store.retrying(client.set_terminated, run.info.run_id, "KILLED")
+            _log.warning("run %s: %s%s; marked KILLED", run.info.run_id, prefix, reason)
+            closed.append(run.info.run_id)
     return closed
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import requests
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -39,6 +39,10 @@ class RunLog:
     def params(self, values: dict) -> None:
         params = [Param(key, str(value)) for key, value in values.items()]
         self.call("params", self.client.log_batch, self.run_id, params=params)
+
+    def tags(self, values: dict[str, str]) -> None:
+        tags = [RunTag(key, value) for key, value in values.items()]
+        self.call("tags", self.client.log_batch, self.run_id, tags=tags)
 
     def metrics(self, values: dict[str, float], step: int = 0, what: str = "metrics") -> None:
         now = int(time.time() * 1000)

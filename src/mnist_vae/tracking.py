@@ -94,8 +94,8 @@ def start_run(params: dict, tags: dict[str, str]) -> Iterator[RunLog]:
 def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterator[RunLog]:
     """Logs a later stage into the run that trained the model, without touching its status.
 
-    The stage's own outcome goes to the tags ``<stage>.status`` (FINISHED, FAILED or
-    KILLED) and ``<stage>.failure_reason``: an evaluation that fails or is interrupted
+    The stage's own outcome goes to the tags ``<stage>.status`` (RUNNING, then FINISHED,
+    FAILED or KILLED) and ``<stage>.failure_reason``: an evaluation that fails or is interrupted
     never makes a good training run look failed. MLflow params cannot change, so when
     this stage reruns with params that differ from those the run holds (only generate's
     changed, say), it logs into a child run of its own, named after the stage. A run
@@ -121,6 +121,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         return
     run = RunLog(run_id, experiment_id, tracking_uri())
     run.params(params)
+    run.tags({f"{stage}.status": "RUNNING", **orphans.owner_tags(stage)})
     status = "FAILED"
     try:
         yield run

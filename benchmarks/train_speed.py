@@ -76,16 +76,30 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides):
     import numpy as np
 
     from mnist_vae import data, evaluation, machine, saving, training
-    from mnist_vae.config import ModelConfig, TrainConfig
+    from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
     latent, hidden, batch = (int(v) for v in size.split("x"))
     splits = {name: data.load(data_dir / f"{name}.npz") for name in ("train", "val", "test")}
-    config = TrainConfig(
-        learning_rate=1e-3, batch_size=batch, epochs=epochs, seed=0, **_fields(overrides)
+    config = from_params(
+        TrainConfig,
+        learning_rate=1e-3,
+        batch_size=batch,
+        epochs=epochs,
+        seed=0,
+        **_fields(overrides),
     )
     if impl == "baseline":  # plain Keras: float32, as a Keras model is by default
         config = dataclasses.replace(config, precision="float32")
-    vae = training.build(ModelConfig(latent, hidden, hidden_layers, "relu"), config)
+    vae = training.build(
+        from_params(
+            ModelConfig,
+            latent_dim=latent,
+            hidden_size=hidden,
+            hidden_layers=hidden_layers,
+            activation="relu",
+        ),
+        config,
+    )
     ends = [time.perf_counter()]
     if impl == "project":
         mark = [lambda epoch, metrics: ends.append(time.perf_counter())]

@@ -2,21 +2,11 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, params_file, seed_option
+from mnist_vae.cli import Command, input_path, output_path, stage_options
 
 
 @click.command(cls=Command)
-@params_file("evaluate")
-@click.option(
-    "--iw-samples",
-    type=click.IntRange(min=1),
-    required=True,
-    help="Importance samples per image (k) for the -ELBO and the IW bound.",
-)
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), required=True, help="Latent points per pass."
-)
-@seed_option
+@stage_options("evaluate")
 @input_path("--model", "The trained model (.keras).")
 @input_path("--run-file", "The MLflow run id written by the train stage.")
 @input_path("--test-data", "test.npz from the prepare stage.")
@@ -28,20 +18,26 @@ from mnist_vae.cli import Command, input_path, output_path, params_file, seed_op
 @output_path("--latent-space", "PNG of the test set's posterior means, coloured by digit.")
 @output_path("--interpolation", "PNG of decoded paths between pairs of test images.")
 def evaluate(
-    iw_samples, batch_size, seed, model, run_file, test_data, metrics, per_image, per_digit,
-    latent_units, **figure_paths,
+    model, run_file, test_data, metrics, per_image, per_digit, latent_units, reconstructions,
+    latent_space, interpolation, **options,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
     from mnist_vae import data, evaluation, figures, plotting, tracking
     from mnist_vae import model as model_lib
     from mnist_vae.atomic import write_json, write_text
+    from mnist_vae.config import EvaluateConfig, from_options
 
+    config = from_options(EvaluateConfig, options)
+    figure_paths = {
+        "reconstructions": reconstructions,
+        "latent_space": latent_space,
+        "interpolation": interpolation,
+    }
     vae = model_lib.load(model)
     test = data.load(test_data)
-    x = data.as_inputs(test.images, vae.config.binarize, seed)
-    params = {"iw_samples": iw_samples, "batch_size": batch_size, "seed": seed}
-    with tracking.resume_run(run_file, "evaluate", tracking.prefixed("evaluate", params)) as run:
-        rows, z_mean = evaluation.score(vae, x, iw_samples, batch_size, seed)
+    x = data.as_inputs(test.images, vae.config.binarize, config.seed)
+    with tracking.resume_run(run_file, "evaluate", tracking.params("evaluate", config)) as run:
+        rows, z_mean = evaluation.score(vae, x, config.iw_samples, config.batch_size, config.seed)
         scores = evaluation.require_finite(evaluation.summarize(rows, test.labels, z_mean), model)
         write_text(per_image, evaluation.per_image(rows, test.labels).to_csv())
         write_text(per_digit, evaluation.per_digit(rows, test.labels).to_csv())

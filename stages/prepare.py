@@ -4,11 +4,11 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.cli import Command, output_path, params_file, seed_option
+from mnist_vae.cli import Command, output_path, stage_options
 
 
 @click.command(cls=Command)
-@params_file("prepare")
+@stage_options("prepare")
 @click.option(
     "--source",
     "sources",
@@ -18,10 +18,6 @@ from mnist_vae.cli import Command, output_path, params_file, seed_option
     "order. Taken from MNIST_MIRROR (space-separated) when not given; the public mirrors "
     "otherwise.",
 )
-@click.option("--train-size", type=click.IntRange(min=1), required=True, help="Training images.")
-@click.option("--val-size", type=click.IntRange(min=1), required=True, help="Validation images.")
-@click.option("--test-size", type=click.IntRange(min=1), required=True, help="Test images.")
-@seed_option
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -29,21 +25,24 @@ from mnist_vae.cli import Command, output_path, params_file, seed_option
     help="Folder for train.npz, val.npz, test.npz and params.json.",
 )
 @output_path("--class-counts", "CSV of the images per digit in each split.")
-def prepare(sources, train_size, val_size, test_size, seed, out_dir, class_counts):
+def prepare(sources, out_dir, class_counts, **options):
     """Fetch MNIST, verify its SHA-256 sums, and split it into train, validation and test.
 
     The validation set is drawn from the official training set with SEED; the test set is
     the official one. Nothing is written unless every file checks out.
     """
-    from mnist_vae import data, download
-    from mnist_vae.atomic import write_json, write_text
+    from dataclasses import asdict
 
-    official = data.read_official(list(sources) or list(download.PUBLIC_MIRRORS))
-    splits = data.split(official, train_size, val_size, test_size, seed)
+    from mnist_vae import data, download, official
+    from mnist_vae.atomic import write_json, write_text
+    from mnist_vae.config import PrepareConfig, from_options
+
+    config = from_options(PrepareConfig, options)
+    files = official.read_official(list(sources) or list(download.PUBLIC_MIRRORS))
+    splits = data.split(files, config.train_size, config.val_size, config.test_size, config.seed)
     for name, split in splits.items():
         data.save(split, out_dir / f"{name}.npz")
-    params = {"train_size": train_size, "val_size": val_size, "test_size": test_size}
-    write_json(out_dir / "params.json", {**params, "seed": seed})
+    write_json(out_dir / "params.json", asdict(config))
     write_text(class_counts, data.class_counts(splits).to_csv())
 
 

@@ -2,56 +2,13 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, params_file, seed_option
-from mnist_vae.config import ACTIVATIONS, BINARIZATIONS, LIKELIHOODS, LOOPS, PRECISIONS
+from mnist_vae.cli import Command, input_path, output_path, stage_options
 
 EPOCH_SAMPLES = 50
 
 
-def _positive(name: str, help: str, open_at_zero: bool = True):
-    return click.option(
-        name,
-        type=click.FloatRange(min=0, min_open=open_at_zero),
-        required=True,
-        help=help,
-    )
-
-
-def _count(name: str, help: str):
-    return click.option(name, type=click.IntRange(min=1), required=True, help=help)
-
-
 @click.command(cls=Command)
-@params_file("train")
-@_count("--latent-dim", "Size of z.")
-@_count("--hidden-size", "Units per hidden layer.")
-@_count("--hidden-layers", "Hidden layers per MLP.")
-@click.option(
-    "--activation", type=click.Choice(ACTIVATIONS), required=True, help="Hidden activation."
-)
-@click.option("--likelihood", type=click.Choice(LIKELIHOODS), required=True, help="p(x|z).")
-@_positive("--decoder-std", "Standard deviation of the Gaussian likelihood.")
-@click.option(
-    "--binarize", type=click.Choice(BINARIZATIONS), required=True, help="Pixels as 0/1, and how."
-)
-@_positive("--beta", "Weight of the KL term (beta-VAE).")
-@click.option("--conditional", type=click.BOOL, required=True, help="Add the digit classifier.")
-@_positive("--classification-weight", "Weight of its cross-entropy.", open_at_zero=False)
-@_positive("--learning-rate", "Adam's step size.")
-@_count("--batch-size", "Images per step.")
-@_count("--epochs", "Passes over the training set.")
-@seed_option
-@click.option(
-    "--loop", type=click.Choice(LOOPS), required=True, help="Compiled epochs or Keras fit."
-)
-@click.option("--jit-compile", type=click.BOOL, required=True, help="Compile with XLA.")
-@click.option("--deterministic", type=click.BOOL, required=True, help="Deterministic ops.")
-@click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS),
-    required=True,
-    help="Dtype policy to train under; auto: bf16 on AMX.",
-)
+@stage_options("train")
 @input_path("--train-data", "train.npz from the prepare stage.")
 @input_path("--val-data", "val.npz from the prepare stage.")
 @input_path("--prepare-params", "params.json from the prepare stage, logged with the run.")
@@ -81,19 +38,18 @@ def train(
 
     import pandas as pd
 
-    from mnist_vae import data, machine, plotting, saving, training
+    from mnist_vae import data, epoch_hooks, machine, plotting, saving, training
     from mnist_vae.atomic import write_json
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
-    from mnist_vae.history import HistoryWriter
 
     model_config = from_options(ModelConfig, options)
     train_config = from_options(TrainConfig, options)
     params = {
-        **tracking.prefixed("prepare", json.loads(Path(prepare_params).read_text())),
-        **tracking.prefixed("train", options),
+        **tracking.params("prepare", json.loads(Path(prepare_params).read_text())),
+        **tracking.params("train", model_config, train_config),
     }
     train_split, val_split = data.load(train_data), data.load(val_data)
-    writer = HistoryWriter(history)
+    writer = epoch_hooks.HistoryWriter(history)
     vae = training.build(model_config, train_config)
     tags = {
         "device": machine.device(),
@@ -108,8 +64,8 @@ def train(
             val_split,
             on_epoch_end=[
                 writer,
-                tracking.log_epoch(run),
-                tracking.EpochSamples(run, vae, EPOCH_SAMPLES, train_config.seed),
+                epoch_hooks.log_epoch(run),
+                epoch_hooks.EpochSamples(run, vae, EPOCH_SAMPLES, train_config.seed),
             ],
             verbose=1 if sys.stdout.isatty() else 2,
         )

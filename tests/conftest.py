@@ -65,10 +65,10 @@ def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
 @pytest.fixture(scope="session")
 def mnist_splits(mnist_dir):
     """3000 training, 500 validation and 500 test images of real MNIST."""
-    from mnist_vae import data
+    from mnist_vae import data, official
 
-    official = data.read_official([str(mnist_dir)])
-    return data.split(official, train_size=3000, val_size=500, test_size=500, seed=0)
+    files = official.read_official([str(mnist_dir)])
+    return data.split(files, train_size=3000, val_size=500, test_size=500, seed=0)
 
 
 @pytest.fixture

@@ -10,16 +10,30 @@ from pathlib import Path
 
 import keras
 
-from mnist_vae import data, evaluation, machine, model, sampling, training
-from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae import data, decoding, evaluation, machine, model, official, training
+from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
-splits = data.split(data.read_official([sys.argv[1]]), 2000, 500, 200, seed=0)
-config = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=2, seed=0)
+splits = data.split(official.read_official([sys.argv[1]]), 2000, 500, 200, seed=0)
+config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=2, seed=0)
 for model_config in (
-    ModelConfig(8, 64, 2, "relu"),
-    ModelConfig(2, 64, 1, "relu", conditional=True),
-    ModelConfig(8, 64, 1, "tanh", binarize="dynamic"),
+    from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=2, activation="relu"),
+    from_params(
+        ModelConfig,
+        latent_dim=2,
+        hidden_size=64,
+        hidden_layers=1,
+        activation="relu",
+        conditional=True,
+    ),
+    from_params(
+        ModelConfig,
+        latent_dim=8,
+        hidden_size=64,
+        hidden_layers=1,
+        activation="tanh",
+        binarize="dynamic",
+    ),
 ):
     vae = training.build(model_config, config)
     history = []
@@ -30,8 +44,8 @@ for model_config in (
         vae.save(Path(folder) / "vae.keras")
         reloaded = model.load(Path(folder) / "vae.keras")
     digits = [1, 2] if model_config.conditional else None
-    z = sampling.prior_latents(2, model_config.latent_dim, seed=0)
-    images = sampling.decode_means(reloaded, z, digits)
+    z = decoding.prior_latents(2, model_config.latent_dim, seed=0)
+    images = decoding.decode_means(reloaded, z, digits)
     assert history[-1]["val_loss"] < history[0]["val_loss"] + 5
     assert (rows["iw_nll"] <= rows["neg_elbo"]).all() and images.shape == (2, 28, 28)
     print(

@@ -3,12 +3,13 @@
 import numpy as np
 from keras import ops
 
-from mnist_vae import data, evaluation, sampling, training
-from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae import data, decoding, evaluation, training
+from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
 
 def test_draws_the_digits_it_is_asked_for(mnist_splits):
-    config = ModelConfig(
+    config = from_params(
+        ModelConfig,
         latent_dim=2,  # too small to hold both style and digit: the decoder needs the label
         hidden_size=128,
         hidden_layers=1,
@@ -16,7 +17,7 @@ def test_draws_the_digits_it_is_asked_for(mnist_splits):
         conditional=True,
         classification_weight=10.0,
     )
-    fit = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=10, seed=0)
+    fit = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=10, seed=0)
     vae = training.build(config, fit)
     training.fit(vae, fit, mnist_splits["train"], mnist_splits["val"], verbose=0)
     test = mnist_splits["test"]
@@ -24,7 +25,7 @@ def test_draws_the_digits_it_is_asked_for(mnist_splits):
 
     rows, z_mean = evaluation.score(vae, x, k=1, batch_size=500, seed=0)
     accuracy = evaluation.summarize(rows, test.labels, z_mean)["accuracy"]
-    _, asked, images = sampling.digit_grid(vae, list(range(10)), styles=10, seed=0)
+    _, asked, images = decoding.digit_grid(vae, list(range(10)), styles=10, seed=0)
     seen = ops.convert_to_numpy(vae.encode(images.reshape(len(images), -1))["class_logits"])
 
     assert accuracy > 0.8

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 from mnist_vae import data, evaluation, training
-from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
-CONFIG = ModelConfig(latent_dim=8, hidden_size=64, hidden_layers=1, activation="relu")
+CONFIG = from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=1, activation="relu")
 
 
 @pytest.fixture(scope="module")
 def trained(mnist_splits):
     """A small VAE fitted briefly on real digits, and 200 test images."""
-    config = TrainConfig(learning_rate=3e-3, batch_size=100, epochs=4, seed=0)
+    config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=4, seed=0)
     vae = training.build(CONFIG, config)
     training.fit(vae, config, mnist_splits["train"], mnist_splits["val"], verbose=0)
     return vae, data.as_inputs(mnist_splits["test"].images[:200])

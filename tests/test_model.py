@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mnist_vae import data, evaluation, losses, model, training
-from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
-TINY = ModelConfig(latent_dim=2, hidden_size=8, hidden_layers=1, activation="tanh")
+TINY = from_params(ModelConfig, latent_dim=2, hidden_size=8, hidden_layers=1, activation="tanh")
 
 
 @pytest.fixture
@@ -100,7 +100,9 @@ def test_a_train_step_changes_the_weights_and_an_eval_step_does_not(vae, images)
 
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images):
-    config = TrainConfig(learning_rate=1e-2, batch_size=len(images), epochs=30, seed=0)
+    config = from_params(
+        TrainConfig, learning_rate=1e-2, batch_size=len(images), epochs=30, seed=0
+    )
     split = data.Split((images * 255).reshape(-1, 28, 28).astype(np.uint8), np.zeros(6, np.uint8))
     seen = []
 

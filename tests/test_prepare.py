@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from test_download import mirrors  # noqa: F401  (the fixture)
 
-from mnist_vae import data
+from mnist_vae import data, download
 from stages.prepare import prepare
 
 # Digits 0-9 in the official training set.
@@ -67,7 +67,7 @@ def test_corrupt_file_fails_on_one_line_and_writes_nothing(tmp_path, mnist_dir):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"Error: {damaged}: sha256 is ")
-    assert lines[0].endswith(", expected " + data.download.SHA256[damaged.name])
+    assert lines[0].endswith(", expected " + download.SHA256[damaged.name])
     assert not (tmp_path / "out").exists() and not (tmp_path / "counts.csv").exists()
 
 

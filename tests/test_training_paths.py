@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from mnist_vae import data, training
-from mnist_vae.config import ModelConfig, TrainConfig
+from mnist_vae import data, machine, training
+from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
-MODEL = ModelConfig(latent_dim=4, hidden_size=32, hidden_layers=2, activation="relu")
-PLAIN = TrainConfig(
-    learning_rate=1e-3, batch_size=50, epochs=2, seed=0, loop="fit", jit_compile=False
+MODEL = from_params(ModelConfig, latent_dim=4, hidden_size=32, hidden_layers=2, activation="relu")
+PLAIN = from_params(
+    TrainConfig, learning_rate=1e-3, batch_size=50, epochs=2, seed=0, loop="fit", jit_compile=False
 )
 FAST = replace(PLAIN, loop="epoch", jit_compile=True)
 
@@ -101,7 +101,7 @@ def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_and_float32_elsewhere():
     amx = frozenset({"avx512f", "avx512_bf16", "amx_bf16"})
     no_amx = frozenset({"avx512f", "avx512_bf16"})
 
-    assert training.resolved_precision("auto", amx) == "mixed_bfloat16"
-    assert training.resolved_precision("auto", no_amx) == "float32"
-    assert training.resolved_precision("mixed_float16", amx) == "mixed_float16"
-    assert training.resolved_precision("float32", amx) == "float32"
+    assert machine.resolved_precision("auto", amx) == "mixed_bfloat16"
+    assert machine.resolved_precision("auto", no_amx) == "float32"
+    assert machine.resolved_precision("mixed_float16", amx) == "mixed_float16"
+    assert machine.resolved_precision("float32", amx) == "float32"

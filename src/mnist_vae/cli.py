@@ -1,11 +1,15 @@
 """What every stage command shares: one-line errors, signals, and the options they have in
 common."""
 
+import re
 import signal
+from dataclasses import fields
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 import click
 
+from mnist_vae.config import SECTIONS
 from mnist_vae.errors import PipelineError, Terminated
 
 
@@ -51,6 +55,52 @@ class Command(click.Command):
 
 def _terminate(signum, frame):
     raise Terminated()
+
+
+def stage_options(section: str):
+    """``--params FILE`` and an option per field of the section's config classes, in
+    order: ``--latent-dim`` for ``latent_dim``, typed and bounded as declared."""
+
+    def decorate(command):
+        for config_class in reversed(SECTIONS[section]):
+            for field in reversed(fields(config_class)):
+                command = click.option(
+                    f"--{field.name.replace('_', '-')}",
+                    type=_click_type(field),
+                    required=True,
+                    help=field.metadata["help"],
+                )(command)
+        return params_file(section)(command)
+
+    return decorate
+
+
+def _click_type(field) -> click.ParamType:
+    meta = field.metadata
+    if get_origin(field.type) is Literal:
+        return click.Choice(get_args(field.type))
+    if field.type is bool:
+        return click.BOOL
+    if field.type is int:
+        return click.IntRange(min=meta["min"])
+    if field.type is float:
+        return click.FloatRange(min=meta["min"], min_open=meta["min_open"])
+    return _Pattern(meta["pattern"], meta["expected"]) if meta["pattern"] else click.STRING
+
+
+class _Pattern(click.ParamType):
+    """A string matching a regular expression whole."""
+
+    name = "text"
+
+    def __init__(self, pattern: str, expected: str):
+        self.pattern = pattern
+        self.expected = expected
+
+    def convert(self, value, param, ctx):
+        if not re.fullmatch(self.pattern, str(value)):
+            self.fail(f"{value!r} is not {self.expected}", param, ctx)
+        return str(value)
 
 
 def params_file(section: str):
@@ -101,8 +151,3 @@ def input_path(flag: str, help: str):
     return click.option(
         flag, type=click.Path(exists=True, dir_okay=False), required=True, help=help
     )
-
-
-seed_option = click.option(
-    "--seed", type=click.IntRange(min=0), required=True, help="Seed of every random draw."
-)

@@ -1,56 +1,78 @@
-"""The model's and the training's settings, typed, so that a library caller (a test, a
-benchmark, a notebook) names every one of them as the stages do.
+"""Every parameter, declared once: its type, its range or choices, and its help.
+
+``params.yaml`` holds the values, one section per stage, and nothing else does. Each
+stage's click options are generated from its section's classes (``SECTIONS``), take
+their values from the section, and are logged to MLflow as ``<section>.<field>``; so a
+field added here is an option, a logged param and a required key of ``params.yaml``,
+with no other change. Library callers (tests, benchmarks, notebooks) build configs from
+``params.yaml`` too (``from_params``), changing only what they mean to.
 
 The model config travels inside the ``.keras`` file (``VAE.get_config``), so a reloaded
 model knows its likelihood, its binarization and whether it is conditional.
 """
 
+import dataclasses
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Literal
+
+import yaml
 
 Activation = Literal["relu", "elu", "tanh", "sigmoid"]
 Likelihood = Literal["bernoulli", "gaussian"]
 Binarize = Literal["none", "dynamic", "static"]
 Loop = Literal["epoch", "fit"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
-ACTIVATIONS: tuple[str, ...] = Activation.__args__
-LIKELIHOODS: tuple[str, ...] = Likelihood.__args__
-BINARIZATIONS: tuple[str, ...] = Binarize.__args__
-LOOPS: tuple[str, ...] = Loop.__args__
-PRECISIONS: tuple[str, ...] = Precision.__args__
+PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+
+def param(
+    help: str, *, min: float | None = None, min_open: bool = False, pattern: str = "", expected=""
+):
+    """A field's declaration beyond its type: its help; its lower bound (``min_open``: the
+    bound itself is refused); or the regular expression a string must match whole, and
+    how to say what it expects."""
+    metadata = {"help": help, "min": min, "min_open": min_open}
+    return dataclasses.field(metadata={**metadata, "pattern": pattern, "expected": expected})
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """How the official files become the three splits."""
+
+    train_size: int = param("Training images, drawn from the official training set.", min=1)
+    val_size: int = param("Validation images, drawn apart from the training images.", min=1)
+    test_size: int = param("Test images: the first of the official test set.", min=1)
+    seed: int = param("Seed of the train/validation draw.", min=0)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The VAE and what it models.
+    """The VAE and what it models."""
 
-    Attributes:
-        latent_dim: dimensions of z.
-        hidden_size: units in each hidden layer of the encoder and of the decoder.
-        hidden_layers: hidden layers in each of the two MLPs.
-        activation: the hidden layers' activation.
-        likelihood: p(x|z): independent Bernoullis on the pixels, or a Gaussian with a
-            fixed standard deviation around the decoder's mean.
-        decoder_std: that standard deviation (used by the Gaussian likelihood only).
-        binarize: how pixels become 0/1 before modelling: ``none`` keeps the gray levels,
-            ``static`` samples each image once, ``dynamic`` samples each training batch
-            anew (the IWAE paper's protocol); held-out sets are sampled once, seeded.
-        beta: weight of the KL term in the training loss (1 is the plain VAE).
-        conditional: add a digit classifier on the encoder whose softmax joins z at the
-            decoder's input, so that digits can be asked for when generating.
-        classification_weight: weight of the classifier's cross-entropy in the loss.
-    """
-
-    latent_dim: int
-    hidden_size: int
-    hidden_layers: int
-    activation: Activation
-    likelihood: Likelihood = "bernoulli"
-    decoder_std: float = 0.5
-    binarize: Binarize = "none"
-    beta: float = 1.0
-    conditional: bool = False
-    classification_weight: float = 1.0
+    latent_dim: int = param("Dimensions of z.", min=1)
+    hidden_size: int = param("Units in each hidden layer of the encoder and decoder.", min=1)
+    hidden_layers: int = param("Hidden layers in each of the two MLPs.", min=1)
+    activation: Activation = param("The hidden layers' activation.")
+    likelihood: Likelihood = param(
+        "p(x|z): Bernoullis on the pixels, or a Gaussian of fixed decoder_std around the mean."
+    )
+    decoder_std: float = param(
+        "The Gaussian likelihood's standard deviation.", min=0, min_open=True
+    )
+    binarize: Binarize = param(
+        "Pixels as 0/1: none keeps gray levels; static samples each image once; dynamic "
+        "samples each training batch anew (the IWAE protocol). Held-out sets are sampled "
+        "once, seeded."
+    )
+    beta: float = param(
+        "Weight of the KL term in the loss (1: the plain VAE).", min=0, min_open=True
+    )
+    conditional: bool = param(
+        "Add a digit classifier on the encoder whose softmax joins z at the decoder, so "
+        "that digits can be asked for."
+    )
+    classification_weight: float = param("Weight of the classifier's cross-entropy.", min=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,39 +82,68 @@ class ModelConfig:
 class TrainConfig:
     """How the VAE is fitted.
 
-    Attributes:
-        learning_rate: Adam's step size.
-        batch_size: images per gradient step.
-        epochs: passes over the training set.
-        seed: seeds the weights, the shuffling, the binarization and the noise.
-        loop: ``epoch`` runs each whole epoch in one compiled TensorFlow function, the data
-            held in tensors and shuffled in the graph; ``fit`` is Keras's own ``fit``, which
-            every backend and ``tf.distribute`` support (taken whenever ``epoch`` can't be).
-        jit_compile: compile with XLA: the optimizer's update in the epoch loop, the whole
-            step under ``fit``.
-        deterministic: make TensorFlow's ops deterministic, so two runs with one seed give
-            the same numbers, and so the same bytes in every output, on GPUs too (on a
-            CPU the ops are deterministic already, and this costs nothing measurable).
-        precision: the Keras dtype policy training computes under: the mixed ones run
-            the layers' products in 16 bits and keep the weights, the sampling and the loss
-            in float32 (with loss scaling for float16); ``auto`` is ``mixed_bfloat16``
-            where TensorFlow trains on a CPU with AMX, ``float32`` elsewhere. The default
-            is ``float32``, so that the default config gives the same test metrics on every
-            machine; bf16 is an opt-in, faster on AMX only, its cost in nats measured
-            (README).
-            The saved model computes in float32 whatever trained it.
+    ``precision`` is ``float32`` in ``params.yaml`` so that the default config gives the
+    same test metrics on every machine: bf16 is faster on AMX only, and its cost in nats is
+    measured (docs). The saved model computes in float32 whatever trained it.
+    ``deterministic`` costs nothing measurable on a CPU, whose ops are deterministic
+    already; it makes GPU runs repeat too.
     """
 
-    learning_rate: float
-    batch_size: int
-    epochs: int
-    seed: int
-    loop: Loop = "epoch"
-    jit_compile: bool = True
-    deterministic: bool = True
-    precision: Precision = "float32"
+    learning_rate: float = param("Adam's step size.", min=0, min_open=True)
+    batch_size: int = param("Images per gradient step.", min=1)
+    epochs: int = param("Passes over the training set.", min=1)
+    seed: int = param("Seeds the weights, the shuffling, the binarization and the noise.", min=0)
+    loop: Loop = param(
+        "epoch: each epoch one compiled TensorFlow call, the data in tensors; fit: Keras's "
+        "fit, for every backend and tf.distribute (taken whenever epoch can't be)."
+    )
+    jit_compile: bool = param("Compile with XLA (the update in the epoch loop; fit's step).")
+    deterministic: bool = param("Make TensorFlow's ops deterministic, on GPUs too.")
+    precision: Precision = param(
+        "Dtype policy to train under; mixed ones compute the layers in 16 bits; auto: "
+        "mixed_bfloat16 on a CPU with AMX, float32 elsewhere."
+    )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """How the test set is scored."""
+
+    iw_samples: int = param("Importance samples per image (k) for the -ELBO and IW bound.", min=1)
+    batch_size: int = param("Latent points decoded per pass.", min=1)
+    seed: int = param("Seeds the posterior samples and any binarization.", min=0)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What is drawn from the prior."""
+
+    n_samples: int = param("Digits to draw.", min=1)
+    digits: str = param(
+        "For a conditional model, the digits to ask for, such as 0123456789: a row per "
+        "digit, the columns sharing style vectors.",
+        pattern="[0-9]+",
+        expected="a string of digits such as 0123456789",
+    )
+    seed: int = param("Seeds the draws from the prior.", min=0)
+
+
+SECTIONS: dict[str, tuple[type, ...]] = {
+    "prepare": (PrepareConfig,),
+    "train": (ModelConfig, TrainConfig),
+    "evaluate": (EvaluateConfig,),
+    "generate": (GenerateConfig,),
+}
 
 
 def from_options(config_class, options: dict):
-    """Builds a config from the command options that bear its fields' names."""
+    """Builds a config from the values (command options, a params section) that bear its
+    fields' names."""
     return config_class(**{f.name: options[f.name] for f in fields(config_class)})
+
+
+def from_params(config_class, params: Path = PARAMS, **changes):
+    """``config_class`` as ``params.yaml`` sets it, but for ``changes``."""
+    (section,) = [name for name, classes in SECTIONS.items() if config_class in classes]
+    values = yaml.safe_load(params.read_text())[section]
+    return from_options(config_class, {**values, **changes})

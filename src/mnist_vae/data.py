@@ -1,4 +1,5 @@
-"""The MNIST splits: reading the official files, splitting, saving and loading the arrays."""
+"""The MNIST splits every stage shares: splitting, saving and loading the arrays, and turning
+images into the model's inputs."""
 
 import os
 import zipfile
@@ -7,16 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae import download, idx
 from mnist_vae.atomic import atomic_path
 from mnist_vae.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
 IMAGE_SHAPE = (28, 28)
-_FILES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
 
 
 @dataclass(frozen=True)
@@ -25,24 +21,6 @@ class Split:
 
     images: np.ndarray
     labels: np.ndarray
-
-
-def read_official(sources: list[str], checksums: dict[str, str] = download.SHA256) -> dict:
-    """Returns the official ``train`` and ``test`` sets, every file verified before decoding."""
-    sets = {}
-    for split, (images_name, labels_name) in _FILES.items():
-        images = idx.decode(
-            images_name, download.fetch(images_name, sources, checksums[images_name]), IMAGE_SHAPE
-        )
-        labels = idx.decode(
-            labels_name, download.fetch(labels_name, sources, checksums[labels_name]), ()
-        )
-        if len(images) != len(labels):
-            raise PipelineError(
-                f"{labels_name}: {len(labels)} labels, expected {len(images)} as in {images_name}"
-            )
-        sets[split] = Split(images, labels)
-    return sets
 
 
 def split(official: dict, train_size: int, val_size: int, test_size: int, seed: int) -> dict:
@@ -104,6 +82,12 @@ def as_inputs(images: np.ndarray, binarize: str = "none", seed: int = 0) -> np.n
     """
     x = (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
     return x if binarize == "none" else sample_pixels(x, np.random.default_rng(seed))
+
+
+def validation_inputs(val: Split, binarize: str, seed: int) -> np.ndarray:
+    """The validation images as the model sees them while training: binarized once, with
+    a seed of their own (the training seed + 1), when the model binarizes."""
+    return as_inputs(val.images, binarize, seed + 1)
 
 
 def sample_pixels(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mnist_vae import data, training
+from mnist_vae import data
 
 VALIDATION_BATCH = 1000
 
@@ -27,7 +27,7 @@ class EpochLoop:
         self.dynamic = vae.config.binarize == "dynamic"
         stored = "none" if self.dynamic else vae.config.binarize
         self.x = tf.constant(data.as_inputs(train.images, stored, config.seed))
-        self.val_x = tf.constant(training.validation_inputs(vae, config, val))
+        self.val_x = tf.constant(data.validation_inputs(val, vae.config.binarize, config.seed))
         labels = vae.config.conditional
         self.y = tf.constant(train.labels.astype(np.int32)) if labels else None
         self.val_y = tf.constant(val.labels.astype(np.int32)) if labels else None

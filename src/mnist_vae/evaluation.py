@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from mnist_vae import losses, sampling
+from mnist_vae import decoding, losses
 from mnist_vae.errors import PipelineError
 from mnist_vae.model import VAE
 
@@ -159,4 +159,4 @@ def reconstruct(vae: VAE, x: np.ndarray) -> np.ndarray:
     digits = None
     if vae.config.conditional:
         digits = ops.convert_to_numpy(ops.softmax(encoded["class_logits"]))
-    return sampling.decode_means(vae, ops.convert_to_numpy(encoded["z_mean"]), digits)
+    return decoding.decode_means(vae, ops.convert_to_numpy(encoded["z_mean"]), digits)

@@ -3,7 +3,7 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-from mnist_vae import evaluation, plotting, sampling
+from mnist_vae import decoding, evaluation, plotting
 from mnist_vae.model import VAE
 
 GRID_COLUMNS = 10
@@ -20,7 +20,7 @@ def evaluation_figures(
     shown = x[:GRID_IMAGES]
     points, axis_name = evaluation.project_2d(z_mean)
     paths = [
-        sampling.interpolate(vae, x[2 * i], x[2 * i + 1], INTERPOLATION_STEPS)
+        decoding.interpolate(vae, x[2 * i], x[2 * i + 1], INTERPOLATION_STEPS)
         for i in range(INTERPOLATION_PAIRS)
     ]
     return {
@@ -39,7 +39,7 @@ def evaluation_figures(
 def manifold_figure(vae: VAE) -> Figure:
     dims = "z" if vae.config.latent_dim == 2 else "the first two dimensions of z, others at 0"
     return plotting.image_grid(
-        sampling.manifold(vae, MANIFOLD_SIZE),
+        decoding.manifold(vae, MANIFOLD_SIZE),
         f"decoded grid over {dims}, through the Gaussian inverse CDF",
         MANIFOLD_SIZE,
     )

@@ -1,4 +1,5 @@
-"""What a run's speed depends on: the CPU, the device, the memory used.
+"""What a run's speed depends on, and what it decides: the CPU, the device, the memory
+used, the precision ``auto`` resolves to and the distribution strategy.
 
 These describe the machine, not the model. They are logged to MLflow (as metrics and
 tags of the run), never to the metric files that ``dvc metrics diff`` compares, so that
@@ -52,3 +53,41 @@ def _cpuinfo() -> dict[str, str]:
             key, _, value = line.partition(":")
             entries[key.strip()] = value.strip()
     return entries
+
+
+def resolved_precision(precision: str, flags: frozenset[str] | None = None) -> str:
+    """The dtype policy ``precision`` names; ``auto`` is ``mixed_bfloat16`` where
+    TensorFlow trains on a CPU with AMX and ``float32`` elsewhere.
+
+    On AMX, oneDNN runs the bf16 products at twice float32's speed; without AMX a CPU's
+    bf16 products gain nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's
+    float32 products already run on its tensor cores (TF32), so there ``auto`` keeps
+    float32. bf16's cost in test -ELBO is within the seed band (README, reproducible
+    numbers), but it makes the default config's arithmetic depend on the CPU, so neither
+    it nor ``auto`` is the default.
+
+    Args:
+        precision: a ``TrainConfig.precision``.
+        flags: the CPU's feature flags; by default read from ``/proc/cpuinfo``.
+    """
+    import keras
+
+    if precision != "auto":
+        return precision
+    if keras.backend.backend() != "tensorflow" or device() != "tensorflow:CPU":
+        return "float32"
+    flags = cpu_flags() if flags is None else flags
+    return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+
+
+def strategy(devices):
+    """A MirroredStrategy over ``devices`` (by default the visible GPUs) when several."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if devices is None:
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None

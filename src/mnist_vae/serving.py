@@ -25,10 +25,10 @@ class Generator(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         """Decoder means for ``{"z": (n, latent_dim)}``, plus ``"digit": (n,)`` labels for
         the conditional model, as ``(n, 28, 28)`` images in [0, 1]."""
-        from mnist_vae import sampling
+        from mnist_vae import decoding
 
         z, digits = validated(model_input)
-        return sampling.decode_means(self.vae, z, digits)
+        return decoding.decode_means(self.vae, z, digits)
 
 
 def validated(model_input: dict) -> tuple[np.ndarray, np.ndarray | None]:

@@ -6,6 +6,7 @@ truth: FINISHED, FAILED with a ``failure_reason`` tag, or KILLED by a signal.
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
-import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -219,29 +219,13 @@ def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:
     )
 
 
-def log_epoch(run: RunLog):
-    """A per-epoch hook logging the epoch's losses with the epoch as their step."""
-    return lambda epoch, metrics: run.metrics(metrics, step=epoch, what=f"epoch {epoch}")
-
-
-class EpochSamples:
-    """Logs the decodes of fixed latent points after every epoch, as one image per step,
-    so the MLflow UI shows the samples sharpening as training goes on."""
-
-    def __init__(self, run: RunLog, vae, n: int, seed: int):
-        from mnist_vae import sampling
-
-        self.run = run
-        self.vae = vae
-        self.z = sampling.prior_latents(n, vae.config.latent_dim, seed)
-        self.digits = np.arange(n) % 10 if vae.config.conditional else None
-
-    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        from mnist_vae import plotting, sampling
-
-        images = sampling.decode_means(self.vae, self.z, self.digits)
-        canvas = plotting.tile(images, ncols=10)
-        self.run.image((canvas * 255).round().astype(np.uint8), "epoch_samples", epoch)
+def params(section: str, *configs) -> dict:
+    """The MLflow params of a stage, from its configs (or dicts): the one place they are
+    built, so that every stage logs every field it runs with."""
+    values = {}
+    for config in configs:
+        values.update(config if isinstance(config, dict) else dataclasses.asdict(config))
+    return prefixed(section, values)
 
 
 def prefixed(section: str, values: dict) -> dict:

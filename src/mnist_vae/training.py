@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 
 import keras
-import numpy as np
 
-from mnist_vae import data, divergence, machine, model
+from mnist_vae import data, divergence, keras_fit, machine, model
 from mnist_vae.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -34,9 +33,9 @@ def build(model_config: ModelConfig, config: TrainConfig, devices=None) -> model
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    strategy = _strategy(devices)
+    strategy = machine.strategy(devices)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope, model.dtype_policy(resolved_precision(config.precision)):
+    with scope, model.dtype_policy(machine.resolved_precision(config.precision)):
         vae = model.build_vae(model_config, seed=config.seed)
         vae.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -81,35 +80,12 @@ def fit(
 
         EpochLoop(vae, config, train, val).run(on_epoch_end, verbose)
     else:
-        _keras_fit(vae, config, train, val, on_epoch_end, verbose)
+        keras_fit.fit(vae, config, train, val, on_epoch_end, verbose)
     seconds = time.perf_counter() - start
     return {
         "epoch_seconds": seconds / config.epochs,
         "examples_per_second": len(train.labels) * config.epochs / seconds,
     }
-
-
-def resolved_precision(precision: str, cpu_flags: frozenset[str] | None = None) -> str:
-    """The dtype policy ``precision`` names; ``auto`` is ``mixed_bfloat16`` where
-    TensorFlow trains on a CPU with AMX and ``float32`` elsewhere.
-
-    On AMX, oneDNN runs the bf16 products at twice float32's speed; without AMX a CPU's
-    bf16 products gain nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's
-    float32 products already run on its tensor cores (TF32), so there ``auto`` keeps
-    float32. bf16's cost in test -ELBO is within the seed band (README, reproducible
-    numbers), but it makes the default config's arithmetic depend on the CPU, so neither
-    it nor ``auto`` is the default.
-
-    Args:
-        precision: a ``TrainConfig.precision``.
-        cpu_flags: the CPU's feature flags; by default read from ``/proc/cpuinfo``.
-    """
-    if precision != "auto":
-        return precision
-    if keras.backend.backend() != "tensorflow" or machine.device() != "tensorflow:CPU":
-        return "float32"
-    flags = machine.cpu_flags() if cpu_flags is None else cpu_flags
-    return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
 
 
 def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
@@ -119,74 +95,3 @@ def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
         and keras.backend.backend() == "tensorflow"
         and vae.distribute_strategy.num_replicas_in_sync == 1
     )
-
-
-def validation_inputs(vae: model.VAE, config: TrainConfig, val: data.Split) -> np.ndarray:
-    """The validation images as the model sees them: binarized once, with a seed of their
-    own, when the model binarizes."""
-    return data.as_inputs(val.images, vae.config.binarize, config.seed + 1)
-
-
-def _keras_fit(vae, config, train, val, on_epoch_end, verbose) -> None:
-    binarize = vae.config.binarize
-    labels = vae.config.conditional
-    if binarize == "dynamic":
-        x, y = _DynamicBinarization(train, config.batch_size, config.seed, labels), None
-    else:
-        x = data.as_inputs(train.images, binarize, config.seed)
-        y = train.labels if labels else None
-    val_x = validation_inputs(vae, config, val)
-    hooks = [
-        keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))
-        )
-        for hook in on_epoch_end
-    ]
-    vae.fit(
-        x,
-        y,
-        validation_data=(val_x, val.labels) if labels else (val_x,),
-        batch_size=None if binarize == "dynamic" else config.batch_size,
-        epochs=config.epochs,
-        shuffle=True,
-        callbacks=hooks,
-        verbose=verbose,
-    )
-
-
-class _DynamicBinarization(keras.utils.PyDataset):
-    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper."""
-
-    def __init__(self, split: data.Split, batch_size: int, seed: int, labels: bool):
-        super().__init__()
-        self.x = data.as_inputs(split.images)
-        self.y = split.labels if labels else None
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.x))
-
-    def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
-
-    def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = data.sample_pixels(self.x[rows], self.rng)
-        return (x,) if self.y is None else (x, self.y[rows])
-
-    def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.x))
-
-
-def _strategy(devices):
-    """A MirroredStrategy over ``devices`` (by default the visible GPUs) when several."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    if devices is None:
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-    return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
-
-
-def _floats(logs: dict) -> dict[str, float]:
-    return {name: float(value) for name, value in logs.items()}

@@ -1,0 +1,55 @@
+"""What train does after every epoch, besides checking the losses are finite: the history
+file ``dvc plots`` draws, and the losses and samples MLflow charts.
+
+Each hook is called as ``hook(epoch, metrics)``, ``epoch`` counting from 1.
+"""
+
+import os
+
+import numpy as np
+
+from mnist_vae import decoding, plotting
+from mnist_vae.atomic import write_text
+from mnist_vae.run_log import RunLog
+
+
+class HistoryWriter:
+    """Rewrites the whole CSV after every epoch, so the file is always complete.
+
+    ``dvc plots show`` can draw a run in progress, and a crash leaves the epochs so far.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        import pandas as pd
+
+        self.rows.append({"epoch": epoch, **dict(sorted(metrics.items()))})
+        write_text(self.path, pd.DataFrame(self.rows).to_csv(index=False))
+
+    @property
+    def last(self) -> dict[str, float]:
+        return {k: v for k, v in self.rows[-1].items() if k != "epoch"}
+
+
+def log_epoch(run: RunLog):
+    """A per-epoch hook logging the epoch's losses with the epoch as their step."""
+    return lambda epoch, metrics: run.metrics(metrics, step=epoch, what=f"epoch {epoch}")
+
+
+class EpochSamples:
+    """Logs the decodes of fixed latent points after every epoch, as one image per step,
+    so the MLflow UI shows the samples sharpening as training goes on."""
+
+    def __init__(self, run: RunLog, vae, n: int, seed: int):
+        self.run = run
+        self.vae = vae
+        self.z = decoding.prior_latents(n, vae.config.latent_dim, seed)
+        self.digits = np.arange(n) % 10 if vae.config.conditional else None
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        images = decoding.decode_means(self.vae, self.z, self.digits)
+        canvas = plotting.tile(images, ncols=10)
+        self.run.image((canvas * 255).round().astype(np.uint8), "epoch_samples", epoch)

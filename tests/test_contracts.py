@@ -1,0 +1,86 @@
+"""The contracts between the files, checked without TensorFlow: every parameter declared
+once, and every stage's DVC dependencies derived from its imports."""
+
+import ast
+import importlib
+
+import click
+import pytest
+import yaml
+from conftest import ROOT
+
+from mnist_vae.config import SECTIONS
+
+PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+PACKAGE = ROOT / "src" / "mnist_vae"
+# Files a module reaches by path rather than by import: MLflow runs served_model.py to
+# build the registered model ("models from code").
+BY_PATH = {"tracking": ["served_model"]}
+
+
+def test_every_section_is_a_stage_and_a_set_of_config_classes():
+    assert list(PARAMS) == list(SECTIONS) == list(PIPELINE)
+
+
+@pytest.mark.parametrize("stage", SECTIONS)
+def test_params_config_fields_options_and_dvc_params_are_one_set(stage):
+    fields = [f.name for config_class in SECTIONS[stage] for f in _fields(config_class)]
+    command = importlib.import_module(f"stages.{stage}").__dict__[stage]
+    options = [
+        p.name
+        for p in command.params
+        if isinstance(p, click.Option)
+        and p.name not in ("params", "sources")
+        and not isinstance(p.type, click.Path)
+    ]
+
+    assert list(PARAMS[stage]) == fields
+    assert options == fields
+    assert PIPELINE[stage]["params"] == [stage]
+
+
+def _fields(config_class):
+    import dataclasses
+
+    return dataclasses.fields(config_class)
+
+
+@pytest.mark.parametrize("stage", SECTIONS)
+def test_a_stage_depends_on_exactly_the_code_it_runs(stage):
+    code = {dep for dep in PIPELINE[stage]["deps"] if dep.startswith(("stages/", "src/"))}
+    assert code == {f"stages/{stage}.py", *_closure(ROOT / "stages" / f"{stage}.py")}
+
+
+def test_no_module_imports_itself_through_others():
+    for module in PACKAGE.glob("*.py"):
+        assert module.stem not in _reached(module.stem, first=_imports(module)), module.stem
+
+
+def _closure(script) -> set[str]:
+    names = _reached(None, first=_imports(script))
+    return {"src/mnist_vae/__init__.py", *(f"src/mnist_vae/{name}.py" for name in names)}
+
+
+def _reached(start, first: set[str]) -> set[str]:
+    seen, todo = set(), list(first)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [*_imports(PACKAGE / f"{name}.py"), *BY_PATH.get(name, [])]
+    return seen
+
+
+def _imports(path) -> set[str]:
+    """The package's modules that ``path`` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "mnist_vae":
+            found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_vae."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("mnist_vae.")}
+    return found

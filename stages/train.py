@@ -38,7 +38,7 @@ def train(
 
     import pandas as pd
 
-    from mnist_vae import data, epoch_hooks, machine, plotting, saving, training
+    from mnist_vae import data, epoch_hooks, machine, plotting, registry, saving, training
     from mnist_vae.atomic import write_json
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
 
@@ -73,7 +73,7 @@ def train(
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
         run.artifact(curves)
         saving.save(vae, model)
-        tracking.log_model(run, model, model_config)
+        registry.log_model(run, model, model_config)
         write_json(metrics, writer.last)
         tracking.write_run_file(run_file, run)
 

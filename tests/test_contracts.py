@@ -16,7 +16,7 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 PACKAGE = ROOT / "src" / "mnist_vae"
 # Files a module reaches by path rather than by import: MLflow runs served_model.py to
 # build the registered model ("models from code").
-BY_PATH = {"tracking": ["served_model"]}
+BY_PATH = {"registry": ["served_model"]}
 
 
 def test_every_section_is_a_stage_and_a_set_of_config_classes():
@@ -84,3 +84,18 @@ def _imports(path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("mnist_vae.")}
     return found
+
+
+def test_the_commands_default_paths_are_where_dvc_yaml_puts_the_files():
+    """The seed band is the one committed file that no stage writes."""
+    from mnist_vae import commands, provenance
+
+    declared = {*provenance.pipeline_outputs(ROOT / "dvc.yaml"), commands.SEED_BAND}
+    defaults = [
+        path
+        for command in commands.main.commands.values()
+        for option in command.params
+        if option.name not in ("output", "alias", "baseline", "rev", "seeds")
+        for path in (option.default if option.multiple else [option.default])
+    ]
+    assert defaults and set(defaults) <= declared, set(defaults) - declared

@@ -164,7 +164,7 @@ def test_a_signal_during_training_ends_the_run_as_killed(prepared, mlflow_store,
 def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_opened(
     prepared, mlflow_store
 ):
-    from mnist_vae import registry
+    from mnist_vae import commands
 
     process = _train_process(prepared)
     _wait_for(lambda: any(run.info.status == "RUNNING" for run in _runs(mlflow_store)), process)
@@ -173,7 +173,7 @@ def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_ope
     (run,) = _runs(mlflow_store)
     assert run.info.status == "RUNNING"
 
-    CliRunner().invoke(registry.main, [])
+    CliRunner().invoke(commands.main, ["champion"])
 
     (run,) = _runs(mlflow_store)
     assert run.info.status == "KILLED"
@@ -186,7 +186,7 @@ def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_ope
 def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlflow_store, signum):
     """The evaluation's own outcome is the ``evaluate.status`` tag: KILLED by the stage
     itself on SIGTERM, and by the next stage to open the store after a SIGKILL."""
-    from mnist_vae import registry
+    from mnist_vae import commands
 
     (trained_run,) = _runs(mlflow_store)
     slow = _evaluate_args(trained, **{"--iw-samples": "50000", "--batch-size": "1000"})
@@ -206,7 +206,7 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     after_signal = client.get_run(run_id).data.tags["evaluate.status"]
-    CliRunner().invoke(registry.main, [])
+    CliRunner().invoke(commands.main, ["champion"])
 
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -278,7 +278,7 @@ def test_a_read_only_store_is_named_before_training(prepared, mlflow_store):
 def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monkeypatch):
     """The run stays RUNNING on the server, which cannot be told; once the server is back,
     the next stage to open the store closes it as KILLED."""
-    from mnist_vae import registry
+    from mnist_vae import commands
 
     command = [mlflow_command(), "server", "--backend-store-uri"]
     command += [f"sqlite:///{prepared / 'server.db'}", "--workers", "1"]
@@ -311,7 +311,7 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     try:
         (run,) = _runs(back.url)
         assert run.info.status == "RUNNING"
-        CliRunner().invoke(registry.main, [])
+        CliRunner().invoke(commands.main, ["champion"])
         (run,) = _runs(back.url)
         assert run.info.status == "KILLED"
     finally:

@@ -27,7 +27,7 @@ from pipeline_repo import (
     user_env,
 )
 
-from mnist_vae import model, registry
+from mnist_vae import commands, model
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def test_dvc_repro_end_to_end(repo):
 def _check_seed_band(repo: Path) -> None:
     """The band comes from one DVC experiment per seed, each the committed params but for
     the seed; it is committed, and is no DVC metric."""
-    out = run(repo, "mnist-vae-seed-band", "--seeds", str(BAND_SEEDS))
+    out = run(repo, "mnist-vae", "seed-band", "--seeds", str(BAND_SEEDS))
 
     assert "wrote metrics/seed_band.json: test -ELBO" in out
     band = json.loads((repo / "metrics" / "seed_band.json").read_text())
@@ -135,7 +135,7 @@ def _check_review_of_a_seed_change(repo: Path) -> None:
     workspace's params, so this comes before the workspace holds another experiment)."""
     dvc(repo, "exp", "run", "--temp", "-n", "seed-7", "-S", "train.seed=7")
 
-    run(repo, "mnist-vae-review", "--rev", "seed-7", "--output", "review/seed.md")
+    run(repo, "mnist-vae", "review", "--rev", "seed-7", "--output", "review/seed.md")
 
     verdicts = _verdicts((repo / "review" / "seed.md").read_text())
     assert set(verdicts) == {f"test.{k}" for k in SCORES}
@@ -187,7 +187,7 @@ def _without_run_file(lock: str) -> dict:
 
 def _check_review(repo: Path) -> None:
     """The reviewer's report: the experiment in the workspace against the committed run."""
-    out = run(repo, "mnist-vae-review", "--baseline", "HEAD", "--output", "review/report.md")
+    out = run(repo, "mnist-vae", "review", "--baseline", "HEAD", "--output", "review/report.md")
 
     assert out.strip().endswith("wrote review/report.md")
     report = (repo / "review" / "report.md").read_text()
@@ -257,7 +257,7 @@ def _check_champion(repo: Path) -> None:
     assert len(scores) >= 3  # the first run, its forced rerun, the band's and small-z
 
     result = CliRunner().invoke(
-        registry.main, ["--alias", "champion"], env={"MLFLOW_TRACKING_URI": uri}
+        commands.main, ["champion", "--alias", "champion"], env={"MLFLOW_TRACKING_URI": uri}
     )
 
     assert result.exit_code == 0, result.output

@@ -142,9 +142,9 @@ def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
 
 
 def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store):
-    from mnist_vae import registry
+    from mnist_vae import commands
 
-    result = CliRunner().invoke(registry.main, [])
+    result = CliRunner().invoke(commands.main, ["champion"])
 
     assert result.exit_code == 1
     # MLflow itself logs the creation of the new store's tables before it.
@@ -160,7 +160,7 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     never competes, however it compares."""
     import mlflow
 
-    from mnist_vae import registry, tracking
+    from mnist_vae import commands, tracking
 
     tracking.configure()
     client = mlflow.MlflowClient()
@@ -172,7 +172,7 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
         client.set_terminated(run.info.run_id, status)
         client.create_model_version("mnist-vae", run.info.artifact_uri, run.info.run_id)
 
-    result = CliRunner().invoke(registry.main, [])
+    result = CliRunner().invoke(commands.main, ["champion"])
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("mnist-vae@champion -> version 4 ")

@@ -87,7 +87,7 @@ def test_the_pipeline_logs_to_a_team_server(server, repo, tmp_path):
 def test_the_champion_and_the_other_version_are_served(server, repo):
     """``mlflow models serve`` turns latent vectors, and digits for the conditional model,
     into the decoder's images: the same images as the model loaded in Python."""
-    out = run(repo, "mnist-vae-champion", MLFLOW_TRACKING_URI=server)
+    out = run(repo, "mnist-vae", "champion", MLFLOW_TRACKING_URI=server)
     assert out.strip().splitlines()[-1].startswith("mnist-vae@champion -> version ")
     client = mlflow.MlflowClient(server)
     champion = client.get_model_version_by_alias("mnist-vae", "champion")

@@ -2,11 +2,14 @@
 and the ``champion`` alias names the version with the best test -ELBO."""
 
 import math
+import os
+from pathlib import Path
 
-import click
+import mlflow.pyfunc
 
-from mnist_vae.cli import Command
+from mnist_vae.run_log import RunLog
 
+NAME = "mnist-vae"
 METRIC = "test.neg_elbo"
 
 
@@ -40,21 +43,30 @@ def crown(client, name: str, alias: str, metric: str = METRIC):
     return best, value
 
 
-@click.command(cls=Command)
-@click.option("--alias", default="champion", show_default=True, help="The alias to set.")
-def main(alias):
-    """Set ALIAS on the registered model version with the best test -ELBO.
+def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:
+    """Logs the saved VAE as a :class:`~mnist_vae.serving.Generator` and registers it as a
+    new version of ``NAME``.
 
-    Uses the same MLflow store as the stages (MLFLOW_TRACKING_URI, else mlflow.db at the
-    repository root).
+    The package goes with it as code, so the model loads without this repository. Naming
+    the requirements spares MLflow its slow inference of them, which reloads the model in
+    a subprocess.
     """
-    from mlflow.tracking import MlflowClient
+    from importlib.metadata import version
 
-    from mnist_vae import tracking
+    import keras
 
-    tracking.configure()
-    best, value = crown(MlflowClient(), tracking.REGISTERED_MODEL, alias)
-    click.echo(
-        f"{tracking.REGISTERED_MODEL}@{alias} -> version {best.version} "
-        f"(run {best.run_id}, {METRIC} {value:.3f})"
+    from mnist_vae import serving
+
+    backend = keras.backend.backend()
+    run.call(
+        "model",
+        mlflow.pyfunc.log_model,
+        name="model",
+        python_model=Path(__file__).with_name("served_model.py"),
+        artifacts={"vae": str(model_path)},
+        code_paths=[str(Path(__file__).parent)],
+        signature=serving.signature(config.latent_dim, config.conditional),
+        input_example=serving.example(config.latent_dim, config.conditional),
+        pip_requirements=[f"keras=={keras.__version__}", f"{backend}=={version(backend)}"],
+        registered_model_name=NAME,
     )

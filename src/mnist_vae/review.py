@@ -9,19 +9,23 @@ MLflow runs, in a section of their own: they describe the machine a run had, not
 
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
 from mnist_vae import noise
-from mnist_vae.cli import Command
 
-IMAGES = ("plots/samples.png", "plots/reconstructions.png")
-RUN_FILE = "models/mlflow_run.json"
-PER_IMAGE = "data/per_image.csv"
-TEST_METRICS = "metrics/evaluate.json"
-SEED_BAND = "metrics/seed_band.json"
 MACHINE = ("cpu", "device", "precision", "epoch_seconds", "examples_per_second", "peak_memory_mb")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the pipeline's files are (``dvc.yaml`` declares them), at any revision."""
+
+    test_metrics: str
+    per_image: str
+    run_file: str
+    seed_band: str
+    images: tuple[str, ...]
 
 
 def judged(test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired]) -> list[tuple]:
@@ -75,7 +79,7 @@ def _tests(baseline: str, target: str, rows: list[tuple], band: dict | None) -> 
         n = next(iter(band["test"].values()))["n"]
         source = f"{n} seeds at {band['commit'][:7]} on {band['cpu']}"
     else:
-        source = f"none: {SEED_BAND} is missing at {baseline}; run mnist-vae-seed-band"
+        source = f"none: no seed band at {baseline}; run mnist-vae seed-band"
     lines = ["## Test metrics", "", f"Seed band: {source}. A change is beyond noise when it "]
     lines += [
         f"exceeds {noise.Z:g}·√2·σ of the seed band and its paired mean difference over the "
@@ -109,21 +113,9 @@ def _number(value) -> str:
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-@click.command(cls=Command)
-@click.option(
-    "--baseline", default="HEAD", show_default=True, help="The git revision to compare with."
-)
-@click.option(
-    "--rev", default=None, help="A revision or DVC experiment name; the workspace if absent."
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Markdown file to write; images go beside it.",
-)
-def main(baseline, rev, output):
-    """Write a Markdown review of metric, param and image changes against BASELINE."""
+def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
+    """Writes the review of ``rev`` (the workspace when None) against ``baseline`` to
+    ``output``, its images beside it."""
     from dvc.repo import Repo
 
     from mnist_vae.atomic import write_text
@@ -131,30 +123,34 @@ def main(baseline, rev, output):
     repo = Repo(".")
     target = rev or "workspace"
     metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True)["diff"]
-    band_text = _read(SEED_BAND, baseline)
+    band_text = _read(paths.seed_band, baseline)
     band = None
     if band_text is not None:
         from mnist_vae import seed_band
 
         band = seed_band.read(band_text)
-    pairs = noise.paired(*(_per_image(revision) for revision in (baseline, rev)))
+    pairs = noise.paired(*(_per_image(paths.per_image, revision) for revision in (baseline, rev)))
     folder = output.parent / f"{output.stem}_images"
     sides = ((baseline, baseline), (target, rev))
     sections = {
-        "tests": judged(metrics.pop(TEST_METRICS, {}), band, pairs),
+        "tests": judged(metrics.pop(paths.test_metrics, {}), band, pairs),
         "band": band,
         "metrics": metrics,
         "params": repo.params.diff(a_rev=baseline, b_rev=target)["diff"],
-        "images": _images(folder, sides),
+        "images": _images(folder, sides, paths.images),
         "runs": [],
         "machine": [],
     }
-    for _, revision in sides:
-        record = json.loads(_read(RUN_FILE, revision))
+    for side, revision in sides:
+        text = _read(paths.run_file, revision)
+        if text is None:
+            sections["runs"].append(f"none: no {paths.run_file} at {side}")
+            sections["machine"].append({})
+            continue
+        record = json.loads(text)
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(record["run_id"]))
     write_text(output, render(baseline, target, sections))
-    click.echo(f"wrote {output}")
 
 
 def _read(path: str, rev: str | None, mode: str = "r"):
@@ -168,18 +164,18 @@ def _read(path: str, rev: str | None, mode: str = "r"):
         return None
 
 
-def _per_image(rev: str | None):
+def _per_image(path: str, rev: str | None):
     import pandas as pd
 
-    text = _read(PER_IMAGE, rev)
+    text = _read(path, rev)
     columns = {"digit": []}
     return pd.read_csv(io.StringIO(text), index_col="image") if text else pd.DataFrame(columns)
 
 
-def _images(folder: Path, sides) -> list[tuple[str, str, str]]:
+def _images(folder: Path, sides, paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     images = []
-    for path in IMAGES:
+    for path in paths:
         name = Path(path).name
         copies = [f"{_safe(side)}_{name}" for side, _ in sides]
         for copy, (_, revision) in zip(copies, sides, strict=True):

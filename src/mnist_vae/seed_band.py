@@ -16,12 +16,9 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.cli import Command
 from mnist_vae.errors import PipelineError
 
 SEED = ("train", "seed")
-METRICS_FILE = "metrics/evaluate.json"
-DEFAULT_OUTPUT = "metrics/seed_band.json"
 
 
 def summary(runs: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -40,7 +37,7 @@ def summary(runs: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
     return stats
 
 
-def seed_runs(shown: list[dict]) -> dict[int, tuple[str, dict[str, float]]]:
+def seed_runs(shown: list[dict], test_metrics: str) -> dict[int, tuple[str, dict[str, float]]]:
     """From ``dvc exp show --json``: each seed's finished experiment of the baseline commit
     whose params are the workspace's but for the seed, as (name, test metrics)."""
     workspace, baseline = shown[0], shown[1]
@@ -53,7 +50,7 @@ def seed_runs(shown: list[dict]) -> dict[int, tuple[str, dict[str, float]]]:
             if executor["state"] != "success" or rev.get("error") or "metrics" not in data:
                 continue
             values = data["params"]["params.yaml"]["data"]
-            test = data["metrics"].get(METRICS_FILE, {}).get("data", {}).get("test")
+            test = data["metrics"].get(test_metrics, {}).get("data", {}).get("test")
             if test and _without_seed(values) == params:
                 runs.setdefault(values[SEED[0]][SEED[1]], (rev["name"], test))
     return runs
@@ -76,8 +73,9 @@ def _dvc(*args: str, capture: bool = False) -> str:
     command = ["dvc", *args]
     done = subprocess.run(command, capture_output=capture, text=True)
     if done.returncode != 0:
-        detail = (done.stderr or "").strip().splitlines()[-1:] if capture else []
-        raise PipelineError(f"{' '.join(command)} failed (exit {done.returncode}) {detail}")
+        lines = (done.stderr or "").strip().splitlines() if capture else []
+        detail = f": {lines[-1]}" if lines else ""
+        raise PipelineError(f"{' '.join(command)} failed (exit {done.returncode}){detail}")
     return done.stdout
 
 
@@ -85,36 +83,27 @@ def _shown() -> list[dict]:
     return json.loads(_dvc("exp", "show", "--json", capture=True))
 
 
-@click.command(cls=Command)
-@click.option(
-    "--seeds",
-    type=click.IntRange(min=2),
-    default=8,
-    show_default=True,
-    help="Seeds 0 .. SEEDS-1, one experiment each.",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_OUTPUT,
-    show_default=True,
-    help="The band's JSON file (commit it).",
-)
-def main(seeds, output):
-    """Measure how much each test metric moves with train.seed alone, and write the band.
+def measure(seeds: int, output: Path, test_metrics: str) -> dict:
+    """Runs the missing seeds of 0..``seeds``-1 as DVC experiments of the workspace's
+    params, one at a time, and writes the band to ``output``.
 
-    Runs the missing seeds as DVC experiments of the workspace's params, one at a time,
-    then writes each test metric's mean and standard deviation over the seeds.
+    Args:
+        seeds: how many seeds.
+        output: the band's JSON file.
+        test_metrics: the evaluate stage's metrics file, as ``dvc exp show`` names it.
+
+    Returns:
+        The band.
     """
     from mnist_vae import machine
     from mnist_vae.atomic import write_json
 
-    done = seed_runs(_shown())
+    done = seed_runs(_shown(), test_metrics)
     for seed in sorted(set(range(seeds)) - set(done)):
         click.echo(f"train.seed={seed}: dvc exp run --temp", err=True)
         _dvc("exp", "run", "--temp", "--set-param", f"train.seed={seed}")
     shown = _shown()
-    runs = {seed: run for seed, run in seed_runs(shown).items() if seed < seeds}
+    runs = {seed: run for seed, run in seed_runs(shown, test_metrics).items() if seed < seeds}
     if len(runs) < seeds:
         raise PipelineError(f"expected {seeds} seeds' experiments, found {sorted(runs)}")
     band = {
@@ -124,5 +113,4 @@ def main(seeds, output):
         "test": summary({seed: test for seed, (_, test) in runs.items()}),
     }
     write_json(output, band)
-    mean, std = band["test"]["neg_elbo"]["mean"], band["test"]["neg_elbo"]["std"]
-    click.echo(f"wrote {output}: test -ELBO {mean:.3f} ± {std:.3f} over {seeds} seeds")
+    return band

@@ -24,7 +24,6 @@ from mnist_vae.errors import PipelineError
 from mnist_vae.run_log import LOST, RunLog
 
 EXPERIMENT = "mnist-vae"
-REGISTERED_MODEL = "mnist-vae"
 _log = logging.getLogger(__name__)
 
 
@@ -188,35 +187,6 @@ def read_run_file(path: str | os.PathLike) -> str:
         return json.loads(Path(path).read_text())["run_id"]
     except (OSError, ValueError, KeyError) as error:
         raise PipelineError(f"{path}: expected a JSON file with a run_id ({error})") from None
-
-
-def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:
-    """Logs the saved VAE as a :class:`~mnist_vae.serving.Generator` and registers it as a
-    new version of ``REGISTERED_MODEL``.
-
-    The package goes with it as code, so the model loads without this repository. Naming
-    the requirements spares MLflow its slow inference of them, which reloads the model in
-    a subprocess.
-    """
-    from importlib.metadata import version
-
-    import keras
-
-    from mnist_vae import serving
-
-    backend = keras.backend.backend()
-    run.call(
-        "model",
-        mlflow.pyfunc.log_model,
-        name="model",
-        python_model=Path(__file__).with_name("served_model.py"),
-        artifacts={"vae": str(model_path)},
-        code_paths=[str(Path(__file__).parent)],
-        signature=serving.signature(config.latent_dim, config.conditional),
-        input_example=serving.example(config.latent_dim, config.conditional),
-        pip_requirements=[f"keras=={keras.__version__}", f"{backend}=={version(backend)}"],
-        registered_model_name=REGISTERED_MODEL,
-    )
 
 
 def params(section: str, *configs) -> dict:

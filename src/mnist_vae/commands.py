@@ -1,0 +1,112 @@
+"""``mnist-vae``: what is not a stage. Crowning the registry's champion, measuring the seed
+band, and writing a reviewer's report.
+
+Every path is an option whose default is where ``dvc.yaml`` puts the file.
+"""
+
+from pathlib import Path
+
+import click
+
+from mnist_vae.cli import Command
+
+TEST_METRICS = "metrics/evaluate.json"
+SEED_BAND = "metrics/seed_band.json"
+
+
+@click.group()
+def main():
+    """The MNIST VAE pipeline's commands beside its DVC stages."""
+
+
+@main.command(cls=Command)
+@click.option("--alias", default="champion", show_default=True, help="The alias to set.")
+def champion(alias):
+    """Set ALIAS on the registered model version with the best test -ELBO.
+
+    Uses the same MLflow store as the stages (MLFLOW_TRACKING_URI, else mlflow.db at the
+    repository root). Only versions whose run finished with a finite score compete.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from mnist_vae import registry, tracking
+
+    tracking.configure()
+    best, value = registry.crown(MlflowClient(), registry.NAME, alias)
+    click.echo(
+        f"{registry.NAME}@{alias} -> version {best.version} "
+        f"(run {best.run_id}, {registry.METRIC} {value:.3f})"
+    )
+
+
+@main.command("seed-band", cls=Command)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=2),
+    default=8,
+    show_default=True,
+    help="Seeds 0 .. SEEDS-1, one experiment each.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=SEED_BAND,
+    show_default=True,
+    help="The band's JSON file (commit it).",
+)
+@click.option(
+    "--test-metrics", default=TEST_METRICS, show_default=True, help="evaluate's metrics."
+)
+def seed_band(seeds, output, test_metrics):
+    """Measure how much each test metric moves with train.seed alone, and write the band.
+
+    Runs the missing seeds as DVC experiments of the workspace's params, one at a time,
+    then writes each test metric's mean and standard deviation over the seeds.
+    """
+    from mnist_vae import seed_band as band_lib
+
+    band = band_lib.measure(seeds, output, test_metrics)
+    mean, std = band["test"]["neg_elbo"]["mean"], band["test"]["neg_elbo"]["std"]
+    click.echo(f"wrote {output}: test -ELBO {mean:.3f} ± {std:.3f} over {seeds} seeds")
+
+
+@main.command(cls=Command)
+@click.option(
+    "--baseline", default="HEAD", show_default=True, help="The git revision to compare with."
+)
+@click.option(
+    "--rev", default=None, help="A revision or DVC experiment name; the workspace if absent."
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Markdown file to write; images go beside it.",
+)
+@click.option(
+    "--test-metrics", default=TEST_METRICS, show_default=True, help="evaluate's metrics."
+)
+@click.option(
+    "--per-image",
+    default="data/per_image.csv",
+    show_default=True,
+    help="evaluate's per-image scores.",
+)
+@click.option(
+    "--run-file", default="models/mlflow_run.json", show_default=True, help="train's run file."
+)
+@click.option("--seed-band", default=SEED_BAND, show_default=True, help="The committed seed band.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    default=("plots/samples.png", "plots/reconstructions.png"),
+    show_default=True,
+    help="An image output to show side by side; repeat for several.",
+)
+def review(baseline, rev, output, **paths):
+    """Write a Markdown review of metric, param and image changes against BASELINE."""
+    from mnist_vae import review as review_lib
+
+    review_lib.write(baseline, rev, output, review_lib.Paths(**paths))
+    click.echo(f"wrote {output}")

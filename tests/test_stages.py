@@ -20,16 +20,16 @@ def test_train_writes_history_metrics_and_run(trained, mlflow_store):
     history = (trained / "metrics" / "history.csv").read_text().splitlines()
     assert history[0].split(",") == [
         "epoch",
-        "kl_loss",
+        "kl",
         "loss",
-        "reconstruction_loss",
-        "val_kl_loss",
+        "reconstruction_nll",
+        "val_kl",
         "val_loss",
-        "val_reconstruction_loss",
+        "val_reconstruction_nll",
     ]
     assert [row.split(",")[0] for row in history[1:]] == ["1", "2"]
     final = json.loads((trained / "metrics" / "train.json").read_text())
-    assert final["loss"] == pytest.approx(final["reconstruction_loss"] + final["kl_loss"])
+    assert final["loss"] == pytest.approx(final["reconstruction_nll"] + final["kl"])
     # The machine's figures go to MLflow only: a rerun elsewhere is no change to review.
     assert set(final) == set(history[0].split(",")[1:])
     run_id = json.loads((trained / "models" / "run.json").read_text())["run_id"]

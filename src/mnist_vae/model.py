@@ -54,10 +54,10 @@ class VAE(keras.Model):
         self.config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling", dtype="float32")
-        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_nll")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl")
         if self.config.conditional:
-            self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
+            self.classification_loss_tracker = keras.metrics.Mean(name="classification_nll")
 
     @property
     def term_trackers(self) -> list:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from mnist_vae.atomic import atomic_path
 
-_CURVES = (("loss", "training loss"), ("reconstruction_loss", "reconstruction"), ("kl_loss", "KL"))
+_CURVES = (("loss", "training loss"), ("reconstruction_nll", "reconstruction"), ("kl", "KL"))
 
 
 def image_grid(images: np.ndarray, title: str, ncols: int | None = None) -> Figure:

@@ -21,7 +21,7 @@ def decode_means(vae: VAE, z: np.ndarray, digits=None) -> np.ndarray:
         digits: for a conditional model, the digit of each image, as ``(n,)`` labels or
             ``(n, 10)`` probabilities; ``None`` gives every digit equal weight.
     """
-    if vae.config.conditional:
+    if vae.model_config.conditional:
         digits = _digit_weights(digits, len(z))
     means = ops.sigmoid(vae.decode(ops.convert_to_tensor(z), digits))
     return ops.convert_to_numpy(means).reshape(len(z), 28, 28)
@@ -33,7 +33,7 @@ def digit_grid(vae: VAE, digits: list[int], styles: int, seed: int):
     Returns:
         The latent points, the digit of each image, and the images, row by row.
     """
-    z = np.tile(prior_latents(styles, vae.config.latent_dim, seed), (len(digits), 1))
+    z = np.tile(prior_latents(styles, vae.model_config.latent_dim, seed), (len(digits), 1))
     labels = np.repeat(np.asarray(digits), styles)
     return z, labels, decode_means(vae, z, labels)
 
@@ -47,9 +47,9 @@ def manifold(vae: VAE, size: int) -> np.ndarray:
     """
     quantiles = np.linspace(0.05, 0.95, size)
     values = np.array([NormalDist().inv_cdf(q) for q in quantiles], dtype=np.float32)
-    z = np.zeros((size * size, vae.config.latent_dim), dtype=np.float32)
+    z = np.zeros((size * size, vae.model_config.latent_dim), dtype=np.float32)
     z[:, 0] = np.tile(values, size)
-    if vae.config.latent_dim > 1:
+    if vae.model_config.latent_dim > 1:
         z[:, 1] = np.repeat(values[::-1], size)
     return decode_means(vae, z)
 
@@ -63,7 +63,7 @@ def interpolate(vae: VAE, start: np.ndarray, end: np.ndarray, steps: int) -> np.
     z = ops.convert_to_numpy(encoded["z_mean"])
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     digits = None
-    if vae.config.conditional:
+    if vae.model_config.conditional:
         probs = ops.convert_to_numpy(ops.softmax(encoded["class_logits"]))
         digits = (1 - weights) * probs[0] + weights * probs[1]
     return decode_means(vae, (1 - weights) * z[0] + weights * z[1], digits)

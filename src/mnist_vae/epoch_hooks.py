@@ -46,8 +46,8 @@ class EpochSamples:
     def __init__(self, run: RunLog, vae, n: int, seed: int):
         self.run = run
         self.vae = vae
-        self.z = decoding.prior_latents(n, vae.config.latent_dim, seed)
-        self.digits = np.arange(n) % 10 if vae.config.conditional else None
+        self.z = decoding.prior_latents(n, vae.model_config.latent_dim, seed)
+        self.digits = np.arange(n) % 10 if vae.model_config.conditional else None
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
         images = decoding.decode_means(self.vae, self.z, self.digits)

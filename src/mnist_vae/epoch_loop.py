@@ -19,33 +19,37 @@ VALIDATION_BATCH = 1000
 
 
 class EpochLoop:
-    """Fits a compiled VAE for ``config.epochs`` epochs, scoring validation after each."""
+    """Fits a compiled VAE for ``train_config.epochs`` epochs, scoring validation after each."""
 
-    def __init__(self, vae, config, train: data.Split, val: data.Split):
+    def __init__(self, vae, train_config, train: data.Split, val: data.Split):
         self.vae = vae
-        self.config = config
-        self.dynamic = vae.config.binarize == "dynamic"
-        stored = "none" if self.dynamic else vae.config.binarize
-        self.x = tf.constant(data.as_inputs(train.images, stored, config.seed))
-        self.val_x = tf.constant(data.validation_inputs(val, vae.config.binarize, config.seed))
-        labels = vae.config.conditional
+        self.train_config = train_config
+        self.dynamic = vae.model_config.binarize == "dynamic"
+        stored = "none" if self.dynamic else vae.model_config.binarize
+        self.x = tf.constant(data.as_inputs(train.images, stored, train_config.seed))
+        self.val_x = tf.constant(
+            data.validation_inputs(val, vae.model_config.binarize, train_config.seed)
+        )
+        labels = vae.model_config.conditional
         self.y = tf.constant(train.labels.astype(np.int32)) if labels else None
         self.val_y = tf.constant(val.labels.astype(np.int32)) if labels else None
         vae.optimizer.build(vae.trainable_variables)
         self._train_epoch = tf.function(self._epoch)
         self._validate = tf.function(self._validation)
-        self._apply = tf.function(self._update, jit_compile=config.jit_compile)
+        self._apply = tf.function(self._update, jit_compile=train_config.jit_compile)
 
     def run(self, on_epoch_end, verbose) -> None:
-        for epoch in range(1, self.config.epochs + 1):
+        for epoch in range(1, self.train_config.epochs + 1):
             start = time.perf_counter()
-            metrics = self._measure(self._train_epoch, tf.constant([self.config.seed, epoch]))
+            metrics = self._measure(
+                self._train_epoch, tf.constant([self.train_config.seed, epoch])
+            )
             val = self._measure(self._validate)
             metrics.update({f"val_{name}": value for name, value in val.items()})
             for hook in on_epoch_end:
                 hook(epoch, metrics)
             if verbose:
-                _report(epoch, self.config.epochs, time.perf_counter() - start, metrics)
+                _report(epoch, self.train_config.epochs, time.perf_counter() - start, metrics)
 
     def _measure(self, function, *args) -> dict[str, float]:
         for tracker in self.vae.term_trackers:
@@ -55,7 +59,7 @@ class EpochLoop:
 
     def _epoch(self, seed):
         n = tf.shape(self.x)[0]
-        batch = self.config.batch_size
+        batch = self.train_config.batch_size
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
         total = tf.constant(0.0)
         for i in tf.range((n + batch - 1) // batch):

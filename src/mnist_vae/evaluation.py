@@ -51,7 +51,7 @@ def _score_chunk(vae: VAE, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np
     z = mean + np.exp(0.5 * log_var) * rng.standard_normal((k, b, d)).astype(np.float32)
     z = z.reshape(k * b, d)
     digits = None
-    if vae.config.conditional:
+    if vae.model_config.conditional:
         digits = np.tile(ops.convert_to_numpy(ops.softmax(encoded["class_logits"])), (k, 1))
     logits = vae.decode(ops.convert_to_tensor(z), digits)
     targets = np.tile(x, (k, 1))
@@ -67,7 +67,7 @@ def _score_chunk(vae: VAE, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np
         "kl": (log_q - log_p).mean(axis=0),
         "reconstruction_mse": squared.mean(axis=0),
     }
-    if vae.config.conditional:
+    if vae.model_config.conditional:
         rows["predicted"] = ops.convert_to_numpy(ops.argmax(encoded["class_logits"], axis=-1))
     return pd.DataFrame(rows), mean
 
@@ -157,6 +157,6 @@ def reconstruct(vae: VAE, x: np.ndarray) -> np.ndarray:
     """The decoder's means at the posterior means: the model's best reconstruction."""
     encoded = vae.encode(x)
     digits = None
-    if vae.config.conditional:
+    if vae.model_config.conditional:
         digits = ops.convert_to_numpy(ops.softmax(encoded["class_logits"]))
     return decoding.decode_means(vae, ops.convert_to_numpy(encoded["z_mean"]), digits)

@@ -37,7 +37,9 @@ def evaluation_figures(
 
 
 def manifold_figure(vae: VAE) -> Figure:
-    dims = "z" if vae.config.latent_dim == 2 else "the first two dimensions of z, others at 0"
+    dims = (
+        "z" if vae.model_config.latent_dim == 2 else "the first two dimensions of z, others at 0"
+    )
     return plotting.image_grid(
         decoding.manifold(vae, MANIFOLD_SIZE),
         f"decoded grid over {dims}, through the Gaussian inverse CDF",

@@ -9,18 +9,21 @@ from mnist_vae.config import TrainConfig
 
 
 def fit(
-    vae, config: TrainConfig, train: data.Split, val: data.Split, on_epoch_end, verbose
+    vae, train_config: TrainConfig, train: data.Split, val: data.Split, on_epoch_end, verbose
 ) -> None:
     """``training.fit`` through Keras's own ``fit``: the loop every backend and
     ``tf.distribute`` support."""
-    binarize = vae.config.binarize
-    labels = vae.config.conditional
+    binarize = vae.model_config.binarize
+    labels = vae.model_config.conditional
     if binarize == "dynamic":
-        x, y = _DynamicBinarization(train, config.batch_size, config.seed, labels), None
+        x, y = (
+            _DynamicBinarization(train, train_config.batch_size, train_config.seed, labels),
+            None,
+        )
     else:
-        x = data.as_inputs(train.images, binarize, config.seed)
+        x = data.as_inputs(train.images, binarize, train_config.seed)
         y = train.labels if labels else None
-    val_x = data.validation_inputs(val, binarize, config.seed)
+    val_x = data.validation_inputs(val, binarize, train_config.seed)
     hooks = [
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))
@@ -31,8 +34,8 @@ def fit(
         x,
         y,
         validation_data=(val_x, val.labels) if labels else (val_x,),
-        batch_size=None if binarize == "dynamic" else config.batch_size,
-        epochs=config.epochs,
+        batch_size=None if binarize == "dynamic" else train_config.batch_size,
+        epochs=train_config.epochs,
         shuffle=True,
         callbacks=hooks,
         verbose=verbose,

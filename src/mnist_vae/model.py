@@ -47,30 +47,32 @@ class VAE(keras.Model):
     trackers make ``fit`` and ``evaluate`` report each term beside the loss itself.
     """
 
-    def __init__(self, encoder, decoder, config, seed=None, **kwargs):
+    def __init__(self, encoder, decoder, model_config, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
-        self.config = config if isinstance(config, ModelConfig) else ModelConfig(**config)
+        self.model_config = (
+            model_config if isinstance(model_config, ModelConfig) else ModelConfig(**model_config)
+        )
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling", dtype="float32")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_nll")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl")
-        if self.config.conditional:
+        if self.model_config.conditional:
             self.classification_loss_tracker = keras.metrics.Mean(name="classification_nll")
 
     @property
     def term_trackers(self) -> list:
         """The trackers of the loss's terms, which ``compute_loss`` updates."""
         trackers = [self.reconstruction_loss_tracker, self.kl_loss_tracker]
-        if self.config.conditional:
+        if self.model_config.conditional:
             trackers.append(self.classification_loss_tracker)
         return trackers
 
     def call(self, x, training=False):
         encoded = self.encode(x, training=training)
         z = self.sampling([encoded["z_mean"], encoded["z_log_var"]])
-        digits = ops.softmax(encoded["class_logits"]) if self.config.conditional else None
+        digits = ops.softmax(encoded["class_logits"]) if self.model_config.conditional else None
         return {**encoded, "logits": self.decode(z, digits, training=training)}
 
     def encode(self, x, training=False) -> dict:
@@ -80,14 +82,14 @@ class VAE(keras.Model):
 
     def decode(self, z, digits=None, training=False):
         """Logits of p(x|z); ``digits`` (probabilities or one-hot) for the conditional model."""
-        if self.config.conditional:
+        if self.model_config.conditional:
             z = ops.concatenate([z, ops.cast(digits, z.dtype)], axis=-1)
         return self.decoder(z, training=training)
 
     def reconstruction_nll(self, x, logits):
         """-log p(x|z) per example, under the model's likelihood."""
-        if self.config.likelihood == "gaussian":
-            return losses.gaussian_nll(x, logits, self.config.decoder_std)
+        if self.model_config.likelihood == "gaussian":
+            return losses.gaussian_nll(x, logits, self.model_config.decoder_std)
         return losses.bernoulli_nll(x, logits)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -95,11 +97,11 @@ class VAE(keras.Model):
         kl = losses.gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        loss = reconstruction + self.config.beta * kl
-        if self.config.conditional:
+        loss = reconstruction + self.model_config.beta * kl
+        if self.model_config.conditional:
             classification = losses.classification_ce(y, y_pred["class_logits"])
             self.classification_loss_tracker.update_state(classification)
-            loss = loss + self.config.classification_weight * classification
+            loss = loss + self.model_config.classification_weight * classification
         return _per_replica(ops.mean(loss))
 
     def get_config(self):
@@ -107,7 +109,7 @@ class VAE(keras.Model):
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "config": self.config.to_dict(),
+            "model_config": self.model_config.to_dict(),
             "seed": self.seed,
         }
 
@@ -129,20 +131,23 @@ def _per_replica(loss):
     return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def build_vae(config: ModelConfig, seed: int) -> VAE:
+def build_vae(model_config: ModelConfig, seed: int) -> VAE:
     """Builds an untrained VAE; ``keras.utils.set_random_seed`` fixes its initial weights."""
     inputs = keras.Input((PIXELS,), name="pixels")
-    h = _mlp(inputs, config, "encoder")
-    outputs = [_output(h, config.latent_dim, "z_mean"), _output(h, config.latent_dim, "z_log_var")]
-    if config.conditional:
+    h = _mlp(inputs, model_config, "encoder")
+    outputs = [
+        _output(h, model_config.latent_dim, "z_mean"),
+        _output(h, model_config.latent_dim, "z_log_var"),
+    ]
+    if model_config.conditional:
         outputs.append(_output(h, DIGITS, "class_logits"))
     encoder = keras.Model(inputs, outputs, name="encoder")
 
-    width = config.latent_dim + (DIGITS if config.conditional else 0)
+    width = model_config.latent_dim + (DIGITS if model_config.conditional else 0)
     latent = keras.Input((width,), name="z")
-    logits = _output(_mlp(latent, config, "decoder"), PIXELS, "logits")
+    logits = _output(_mlp(latent, model_config, "decoder"), PIXELS, "logits")
     decoder = keras.Model(latent, logits, name="decoder")
-    return VAE(encoder, decoder, config, seed=seed, name="vae")
+    return VAE(encoder, decoder, model_config, seed=seed, name="vae")
 
 
 @contextlib.contextmanager

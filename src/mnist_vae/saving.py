@@ -37,7 +37,7 @@ def save(vae: model.VAE, path: str | os.PathLike) -> None:
 def float32_copy(vae: model.VAE) -> model.VAE:
     """A VAE computing in float32 with the weights of ``vae`` and nothing of its training."""
     with model.dtype_policy("float32"):
-        copy = model.build_vae(vae.config, seed=vae.seed)
+        copy = model.build_vae(vae.model_config, seed=vae.seed)
     copy(np.zeros((1, model.PIXELS), "float32"))  # builds it, as training built ``vae``
     copy.set_weights(vae.get_weights())
     return copy

@@ -19,35 +19,35 @@ from mnist_vae.config import ModelConfig, TrainConfig
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
-def build(model_config: ModelConfig, config: TrainConfig, devices=None) -> model.VAE:
-    """A compiled, untrained VAE whose initial weights depend on ``config.seed`` alone.
+def build(model_config: ModelConfig, train_config: TrainConfig, devices=None) -> model.VAE:
+    """A compiled, untrained VAE whose initial weights depend on ``train_config.seed`` alone.
 
     Args:
         model_config: the architecture.
-        config: the seed, the precision policy, determinism and the optimiser.
+        train_config: the seed, the precision policy, determinism and the optimiser.
         devices: the devices to train on; by default every visible GPU. With more than
             one, the model is mirrored across them.
     """
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic and keras.backend.backend() == "tensorflow":
+    keras.utils.set_random_seed(train_config.seed)
+    if train_config.deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
     strategy = machine.strategy(devices)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope, model.dtype_policy(machine.resolved_precision(config.precision)):
-        vae = model.build_vae(model_config, seed=config.seed)
+    with scope, model.dtype_policy(machine.resolved_precision(train_config.precision)):
+        vae = model.build_vae(model_config, seed=train_config.seed)
         vae.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=keras.optimizers.Adam(train_config.learning_rate),
             # XLA cannot place a step across mirrored replicas' variables.
-            jit_compile=config.jit_compile and strategy is None,
+            jit_compile=train_config.jit_compile and strategy is None,
         )
     return vae
 
 
 def fit(
     vae: model.VAE,
-    config: TrainConfig,
+    train_config: TrainConfig,
     train: data.Split,
     val: data.Split,
     on_epoch_end: Sequence[EpochHook] = (),
@@ -56,9 +56,9 @@ def fit(
     """Fits ``vae`` on the training split, scoring the validation split after every epoch.
 
     Args:
-        vae: a model from ``build``; its config says how to binarize the images and
+        vae: a model from ``build``; its model_config says how to binarize the images and
             whether the digit labels are needed.
-        config: the batch size, epochs, seed and loop.
+        train_config: the batch size, epochs, seed and loop.
         train: the training images and labels.
         val: the validation images and labels.
         on_epoch_end: called as ``hook(epoch, metrics)`` after each epoch, ``epoch``
@@ -74,24 +74,27 @@ def fit(
         Diverged: a loss became NaN or infinite.
     """
     start = time.perf_counter()
-    on_epoch_end = [functools.partial(divergence.check, vae.config, config), *on_epoch_end]
-    if uses_epoch_loop(vae, config):
+    on_epoch_end = [
+        functools.partial(divergence.check, vae.model_config, train_config),
+        *on_epoch_end,
+    ]
+    if uses_epoch_loop(vae, train_config):
         from mnist_vae.epoch_loop import EpochLoop
 
-        EpochLoop(vae, config, train, val).run(on_epoch_end, verbose)
+        EpochLoop(vae, train_config, train, val).run(on_epoch_end, verbose)
     else:
-        keras_fit.fit(vae, config, train, val, on_epoch_end, verbose)
+        keras_fit.fit(vae, train_config, train, val, on_epoch_end, verbose)
     seconds = time.perf_counter() - start
     return {
-        "epoch_seconds": seconds / config.epochs,
-        "examples_per_second": len(train.labels) * config.epochs / seconds,
+        "epoch_seconds": seconds / train_config.epochs,
+        "examples_per_second": len(train.labels) * train_config.epochs / seconds,
     }
 
 
-def uses_epoch_loop(vae: model.VAE, config: TrainConfig) -> bool:
+def uses_epoch_loop(vae: model.VAE, train_config: TrainConfig) -> bool:
     """Whether ``fit`` takes the compiled epoch loop: TensorFlow on one device."""
     return (
-        config.loop == "epoch"
+        train_config.loop == "epoch"
         and keras.backend.backend() == "tensorflow"
         and vae.distribute_strategy.num_replicas_in_sync == 1
     )

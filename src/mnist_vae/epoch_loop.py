@@ -4,7 +4,7 @@ The training set lives in a tensor on the device; each epoch shuffles it in the 
 steps through it in a ``tf.range`` loop, so no Python runs and no data crosses from the
 host between steps. The optimizer's update, a chain of small elementwise ops per weight,
 is fused by XLA when ``jit_compile`` is on: on a CPU that is where XLA pays, while XLA's
-own matrix products are slower there than oneDNN's (see the README's performance section).
+own matrix products are slower there than oneDNN's (see docs/performance.md).
 """
 
 import sys

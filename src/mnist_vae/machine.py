@@ -62,9 +62,9 @@ def resolved_precision(precision: str, flags: frozenset[str] | None = None) -> s
     On AMX, oneDNN runs the bf16 products at twice float32's speed; without AMX a CPU's
     bf16 products gain nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's
     float32 products already run on its tensor cores (TF32), so there ``auto`` keeps
-    float32. bf16's cost in test -ELBO is within the seed band (README, reproducible
-    numbers), but it makes the default config's arithmetic depend on the CPU, so neither
-    it nor ``auto`` is the default.
+    float32. bf16's cost in test -ELBO is within the seed band (docs/model-and-metrics.md,
+    reproducible numbers), but it makes the default config's arithmetic depend on the
+    CPU, so neither it nor ``auto`` is the default.
 
     Args:
         precision: a ``TrainConfig.precision``.

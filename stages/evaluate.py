@@ -35,7 +35,7 @@ def evaluate(
     }
     vae = model_lib.load(model)
     test = data.load(test_data)
-    x = data.as_inputs(test.images, vae.config.binarize, config.seed)
+    x = data.as_inputs(test.images, vae.model_config.binarize, config.seed)
     with tracking.resume_run(run_file, "evaluate", tracking.params("evaluate", config)) as run:
         rows, z_mean = evaluation.score(vae, x, config.iw_samples, config.batch_size, config.seed)
         scores = evaluation.require_finite(evaluation.summarize(rows, test.labels, z_mean), model)

@@ -31,13 +31,13 @@ def generate(model, run_file, samples, grid, manifold, **options):
     n_samples, seed = config.n_samples, config.seed
     vae = model_lib.load(model)
     with tracking.resume_run(run_file, "generate", tracking.params("generate", config)) as run:
-        if vae.config.conditional:
+        if vae.model_config.conditional:
             styles = math.ceil(n_samples / len(config.digits))
             digits = [int(digit) for digit in config.digits]
             z, labels, images = decoding.digit_grid(vae, digits, styles, seed)
             title, ncols = f"rows: digits {config.digits}; columns: shared styles", styles
         else:
-            z = decoding.prior_latents(n_samples, vae.config.latent_dim, seed)
+            z = decoding.prior_latents(n_samples, vae.model_config.latent_dim, seed)
             labels, images = np.full(n_samples, -1), decoding.decode_means(vae, z)
             title, ncols = f"{n_samples} samples from the prior", None
         with atomic_path(samples) as tmp, open(tmp, "wb") as f:

@@ -28,9 +28,9 @@ def train(
     before anything heavy starts; training stops at the first epoch whose loss is not
     finite, and then saves and registers nothing.
     """
-    from mnist_vae import tracking
+    from mnist_vae import experiment, tracking
 
-    tracking.configure()
+    experiment.configure()
 
     import json
     import sys

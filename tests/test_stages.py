@@ -160,9 +160,9 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     never competes, however it compares."""
     import mlflow
 
-    from mnist_vae import commands, tracking
+    from mnist_vae import commands, experiment
 
-    tracking.configure()
+    experiment.configure()
     client = mlflow.MlflowClient()
     client.create_registered_model("mnist-vae")
     scores = [(99.5, "FINISHED"), (99.0, "FINISHED"), (120.0, "FINISHED"), (99.0, "FINISHED")]

@@ -29,9 +29,9 @@ def champion(alias):
     """
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import registry, tracking
+    from mnist_vae import experiment, registry
 
-    tracking.configure()
+    experiment.configure()
     best, value = registry.crown(MlflowClient(), registry.NAME, alias)
     click.echo(
         f"{registry.NAME}@{alias} -> version {best.version} "

@@ -12,9 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae import noise
-
-MACHINE = ("cpu", "device", "precision", "epoch_seconds", "examples_per_second", "peak_memory_mb")
+from mnist_vae import noise, report
 
 
 @dataclass(frozen=True)
@@ -39,78 +37,6 @@ def judged(test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired]) -
         verdict = noise.verdict(name, diff, stats, pair)
         rows.append((key, change.get("old"), change.get("new"), diff, stats, pair, verdict))
     return rows
-
-
-def render(baseline: str, target: str, sections: dict) -> str:
-    """The report's Markdown.
-
-    Args:
-        baseline: the baseline's name (a git revision).
-        target: the compared side's name (a revision, an experiment, or "workspace").
-        sections: ``tests`` (rows from ``judged``), ``band`` (its file's content or
-            None), ``metrics`` (the other metric files' ``Repo.metrics.diff``), ``params``
-            (``Repo.params.diff``), ``images`` ((title, baseline path, target path)
-            triples, relative to the report), ``runs`` (each side's MLflow run as text)
-            and ``machine`` (each side's machine figures, by name).
-    """
-    lines = [f"# {target} against {baseline}", ""]
-    lines += _tests(baseline, target, sections["tests"], sections["band"])
-    lines += ["## Other metrics", "", f"| file | metric | {baseline} | {target} | change |"]
-    lines += ["| --- | --- | ---: | ---: | ---: |"]
-    for path, values in sorted(sections["metrics"].items()):
-        for key, change in sorted(values.items()):
-            old, new, diff = (_number(change.get(k)) for k in ("old", "new", "diff"))
-            lines.append(f"| {path} | {key} | {old} | {new} | {diff} |")
-    lines += ["", "## Params", "", f"| param | {baseline} | {target} |", "| --- | --- | --- |"]
-    for values in (v for _, v in sorted(sections["params"].items())):
-        for key, change in sorted(values.items()):
-            lines.append(f"| {key} | {change.get('old')} | {change.get('new')} |")
-    lines += ["", "## Images", "", f"| | {baseline} | {target} |", "| --- | --- | --- |"]
-    for title, old, new in sections["images"]:
-        lines.append(f"| {title} | ![]({old}) | ![]({new}) |")
-    lines += _machine(baseline, target, sections["machine"])
-    runs = sections["runs"]
-    lines += ["", "## MLflow runs", "", f"- {baseline}: {runs[0]}", f"- {target}: {runs[1]}", ""]
-    return "\n".join(lines)
-
-
-def _tests(baseline: str, target: str, rows: list[tuple], band: dict | None) -> list[str]:
-    if band:
-        n = next(iter(band["test"].values()))["n"]
-        source = f"{n} seeds at {band['commit'][:7]} on {band['cpu']}"
-    else:
-        source = f"none: no seed band at {baseline}; run mnist-vae seed-band"
-    lines = ["## Test metrics", "", f"Seed band: {source}. A change is beyond noise when it "]
-    lines += [
-        f"exceeds {noise.Z:g}·√2·σ of the seed band and its paired mean difference over the "
-        f"same test images exceeds {noise.Z:g} standard errors.",
-        "",
-        f"| metric | {baseline} | {target} | change | seed noise (±) | paired change ± s.e. "
-        "| verdict |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for key, old, new, diff, stats, pair, verdict in rows:
-        seed = _number(noise.seed_noise(stats)) if stats else ""
-        paired = f"{pair.mean:+.4g} ± {pair.stderr:.2g}" if pair else ""
-        values = " | ".join(_number(v) for v in (old, new, diff))
-        lines.append(f"| {key} | {values} | {seed} | {paired} | **{verdict}** |")
-    return [*lines, ""]
-
-
-def _machine(baseline: str, target: str, machine: list[dict]) -> list[str]:
-    lines = ["", "## Speed and memory (machine-dependent)", ""]
-    lines += ["From each side's MLflow run: they describe the machine that ran it, so they are"]
-    lines += ["not the model's metrics and get no verdict.", ""]
-    lines += [f"| | {baseline} | {target} |", "| --- | ---: | ---: |"]
-    for name in MACHINE:
-        lines.append(
-            f"| {name} | {_number(machine[0].get(name))} | {_number(machine[1].get(name))} |"
-        )
-    return lines
-
-
-def _number(value) -> str:
-    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
@@ -150,7 +76,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         record = json.loads(text)
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(record["run_id"]))
-    write_text(output, render(baseline, target, sections))
+    write_text(output, report.render(baseline, target, sections))
 
 
 def _read(path: str, rev: str | None, mode: str = "r"):
@@ -189,14 +115,14 @@ def _machine_figures(run_id: str) -> dict:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import tracking
+    from mnist_vae import experiment
 
     try:
-        run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
+        run = MlflowClient(experiment.tracking_uri()).get_run(run_id)
     except MlflowException:
         return {}
     figures = {**run.data.tags, **run.data.metrics}
-    return {name: figures[name] for name in MACHINE if name in figures}
+    return {name: figures[name] for name in report.MACHINE if name in figures}
 
 
 def _safe(name: str) -> str:

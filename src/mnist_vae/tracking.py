@@ -18,68 +18,18 @@ import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import orphans, provenance, store
+from mnist_vae import experiment, orphans, provenance, store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 from mnist_vae.run_log import LOST, RunLog
 
-EXPERIMENT = "mnist-vae"
 _log = logging.getLogger(__name__)
-
-
-def project_root() -> Path:
-    """The repository root, also when ``dvc exp run --queue`` runs in a temporary copy.
-
-    DVC sets ``DVC_ROOT`` to the original repository for queued experiments, so their
-    runs land in the same store as the others.
-    """
-    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
-
-
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the SQLite file ``mlflow.db`` at the root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
-
-
-def configure() -> str:
-    """Checks the store, points MLflow at it and its experiment, creating them when
-    missing, and closes the runs that dead processes left RUNNING.
-
-    With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
-    keeps its own artifact location. The experiment is marked as model training, so the
-    UI opens on its runs, charts and models rather than on its GenAI views.
-
-    Returns:
-        The experiment's id.
-
-    Raises:
-        StoreError: the store is down, damaged or read-only.
-    """
-    uri = tracking_uri()
-    store.fail_fast()
-    store.check_sqlite(uri)
-    mlflow.set_tracking_uri(uri)
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    try:
-        with store.created(uri):
-            if store.retrying(mlflow.get_experiment_by_name, name) is None:
-                local = not uri.startswith(("http://", "https://", "databricks"))
-                location = (project_root() / "mlartifacts").as_uri() if local else None
-                kind = {"mlflow.experimentKind": "custom_model_development"}
-                store.retrying(
-                    mlflow.create_experiment, name, artifact_location=location, tags=kind
-                )
-        experiment_id = mlflow.set_experiment(name).experiment_id
-        orphans.close(MlflowClient(uri), experiment_id)
-    except LOST as error:
-        raise store.unreachable(uri, error) from None
-    return experiment_id
 
 
 @contextlib.contextmanager
 def start_run(params: dict, tags: dict[str, str]) -> Iterator[RunLog]:
     """Opens the pipeline's run, tagged after the DVC experiment when there is one."""
-    configure()
+    experiment.configure()
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
         "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
@@ -100,16 +50,19 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
     changed, say), it logs into a child run of its own, named after the stage. A run
     missing from this store (the model came from a DVC remote) gets a new run that names it.
     """
-    experiment_id = configure()
+    experiment_id = experiment.configure()
     run_id = read_run_file(run_file)
     client = MlflowClient()
     try:
         logged = store.retrying(client.get_run, run_id).data.params
     except MlflowException as error:
         if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise store.unreachable(tracking_uri(), error) from None
+            raise store.unreachable(experiment.tracking_uri(), error) from None
         _log.warning(
-            "run %s is not in %s; logging %s into a new run", run_id, tracking_uri(), stage
+            "run %s is not in %s; logging %s into a new run",
+            run_id,
+            experiment.tracking_uri(),
+            stage,
         )
         with start_run(params, {"source_run_id": run_id}) as run:
             yield run
@@ -118,7 +71,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         with _active(params, run_name=stage, parent_run_id=run_id) as run:
             yield run
         return
-    run = RunLog(run_id, experiment_id, tracking_uri())
+    run = RunLog(run_id, experiment_id, experiment.tracking_uri())
     run.params(params)
     run.tags({f"{stage}.status": "RUNNING", **orphans.owner_tags(stage)})
     status = "FAILED"
@@ -149,8 +102,8 @@ def _active(params: dict, **start) -> Iterator[RunLog]:
     try:
         active = store.retrying(mlflow.start_run, tags=tags, **start)
     except LOST as error:
-        raise store.unreachable(tracking_uri(), error) from None
-    run = RunLog(active.info.run_id, active.info.experiment_id, tracking_uri())
+        raise store.unreachable(experiment.tracking_uri(), error) from None
+    run = RunLog(active.info.run_id, active.info.experiment_id, experiment.tracking_uri())
     run.params(params)
     status, reason = "FAILED", None
     try:

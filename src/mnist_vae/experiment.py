@@ -1,0 +1,65 @@
+"""Where the MLflow store is, and the experiment every run of the pipeline goes to.
+
+Opening it checks the store first (down, damaged or read-only: one line), and closes
+the runs that dead processes left RUNNING.
+"""
+
+import os
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from mnist_vae import orphans, store
+from mnist_vae.run_log import LOST
+
+EXPERIMENT = "mnist-vae"
+
+
+def project_root() -> Path:
+    """The repository root, also when ``dvc exp run --queue`` runs in a temporary copy.
+
+    DVC sets ``DVC_ROOT`` to the original repository for queued experiments, so their
+    runs land in the same store as the others.
+    """
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the SQLite file ``mlflow.db`` at the root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def configure() -> str:
+    """Checks the store, points MLflow at it and its experiment, creating them when
+    missing, and closes the runs that dead processes left RUNNING.
+
+    With a local store, artifacts go to ``mlartifacts/`` at the root; a tracking server
+    keeps its own artifact location. The experiment is marked as model training, so the
+    UI opens on its runs, charts and models rather than on its GenAI views.
+
+    Returns:
+        The experiment's id.
+
+    Raises:
+        StoreError: the store is down, damaged or read-only.
+    """
+    uri = tracking_uri()
+    store.fail_fast()
+    store.check_sqlite(uri)
+    mlflow.set_tracking_uri(uri)
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    try:
+        with store.created(uri):
+            if store.retrying(mlflow.get_experiment_by_name, name) is None:
+                local = not uri.startswith(("http://", "https://", "databricks"))
+                location = (project_root() / "mlartifacts").as_uri() if local else None
+                kind = {"mlflow.experimentKind": "custom_model_development"}
+                store.retrying(
+                    mlflow.create_experiment, name, artifact_location=location, tags=kind
+                )
+        experiment_id = mlflow.set_experiment(name).experiment_id
+        orphans.close(MlflowClient(uri), experiment_id)
+    except LOST as error:
+        raise store.unreachable(uri, error) from None
+    return experiment_id

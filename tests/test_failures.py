@@ -132,7 +132,14 @@ def _train_process(root: Path, epochs: str = "100000") -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
+
+
+def _as_from_a_terminal() -> None:
+    """SIGINT as a terminal delivers it: a shell starting a job in the background (``&``,
+    as a CI runner may) has it ignored, and Python keeps an inherited ignore."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -196,6 +203,7 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     client = _client(mlflow_store)
     run_id = trained_run.info.run_id

@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import re
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -109,13 +110,28 @@ def created(uri: str) -> Iterator[None]:
 
 
 def retrying(call: Callable, *args, attempts: int = 6, delay: float = 0.5, **kwargs):
-    """``call(*args, **kwargs)``, again after 0.5, 1, 2... s while the database is locked."""
+    """``call(*args, **kwargs)``, again after 0.5, 1, 2... s while the database is locked.
+
+    SIGINT and SIGTERM wait until the call returns: interrupted halfway, a write could
+    leave the database locked for the very calls that then end the run as KILLED.
+    """
     for attempt in range(attempts):
         try:
-            return call(*args, **kwargs)
+            with _signals_deferred():
+                return call(*args, **kwargs)
         except MlflowException as error:
             if attempt == attempts - 1 or "database is locked" not in str(error):
                 raise
             _log.warning("database is locked; retrying in %.1f s", delay)
             time.sleep(delay)
             delay *= 2
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -120,7 +120,7 @@ def _active(params: dict, **start) -> Iterator[RunLog]:
         if reason:
             run.call("status", mlflow.set_tag, orphans.REASON, reason)
         try:
-            mlflow.end_run(status)
+            store.retrying(mlflow.end_run, status)
         except LOST as error:
             _log.warning("run %s could not be ended as %s: %s", run.run_id, status, error)
 

@@ -28,10 +28,8 @@ browser:
 	    $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
 	  echo "chromium could not be installed; the MLflow UI test will be skipped"
 
-# A worker per core, a test file per worker at a time (a file's fixtures build its repo or
-# server once): most tests wait on subprocesses, so two run in the time of about one.
 test: install browser
-	pytest -n auto --dist loadfile
+	pytest
 
 lint: install
 	ruff format --check .

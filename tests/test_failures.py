@@ -125,9 +125,13 @@ def test_a_damaged_input_file_is_named_on_one_line(trained, target, damage, mess
 
 def _train_process(root: Path, epochs: str = "100000") -> subprocess.Popen:
     """The train stage as DVC starts it: its own process, many epochs of a tiny model."""
-    args = train_args(root / "data", root, **{"--epochs": epochs})
+    return _stage_process("train", train_args(root / "data", root, **{"--epochs": epochs}))
+
+
+def _stage_process(stage: str, args: list[str]) -> subprocess.Popen:
+    """A stage as DVC starts it: its own process, its errors on stderr."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "stages" / "train.py"), *args],
+        [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *args],
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -197,14 +201,7 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
 
     (trained_run,) = _runs(mlflow_store)
     slow = _evaluate_args(trained, **{"--iw-samples": "50000", "--batch-size": "1000"})
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "stages" / "evaluate.py"), *slow],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_from_a_terminal,
-    )
+    process = _stage_process("evaluate", slow)
     client = _client(mlflow_store)
     run_id = trained_run.info.run_id
     _wait_for(

@@ -28,8 +28,8 @@ _log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def start_run(params: dict, tags: dict[str, str]) -> Iterator[RunLog]:
-    """Opens the pipeline's run, tagged after the DVC experiment when there is one."""
-    experiment.configure()
+    """Opens the pipeline's run, tagged after the DVC experiment when there is one, in the
+    store ``experiment.configure`` opened."""
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
         "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),

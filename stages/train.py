@@ -17,16 +17,29 @@ EPOCH_SAMPLES = 50
 @output_path("--history", "Per-epoch CSV of train and validation losses.")
 @output_path("--metrics", "JSON of the final train and validation losses.")
 @output_path("--curves", "PNG of the train and validation curves.")
+@output_path("--checkpoint", "Where to keep the state a rerun resumes from (.npz).")
 def train(
-    train_data, val_data, prepare_params, model, run_file, history, metrics, curves, **options
+    train_data,
+    val_data,
+    prepare_params,
+    model,
+    run_file,
+    history,
+    metrics,
+    curves,
+    checkpoint,
+    **options,
 ):
-    """Train the VAE on the negative ELBO and log the run to MLflow.
+    """Train the VAE on the negative ELBO or the IWAE bound, and log the run to MLflow.
 
     Uses a GPU whenever the Keras backend sees one. The device, the CPU and the dtype
     policy training computed under are logged as tags, and the speed and peak memory as
     MLflow metrics only: they describe the machine, not the model. The store is checked
     before anything heavy starts; training stops at the first epoch whose loss is not
     finite, and then saves and registers nothing.
+
+    Every train.checkpoint_every epochs the state is saved; a rerun with the same params
+    and data (epochs aside) goes on from there, in the same MLflow run.
     """
     from mnist_vae import experiment, tracking
 
@@ -38,7 +51,16 @@ def train(
 
     import pandas as pd
 
-    from mnist_vae import data, epoch_hooks, machine, plotting, registry, saving, training
+    from mnist_vae import (
+        checkpoints,
+        data,
+        epoch_hooks,
+        machine,
+        plotting,
+        registry,
+        saving,
+        training,
+    )
     from mnist_vae.atomic import write_json
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
 
@@ -49,14 +71,17 @@ def train(
         **tracking.params("train", model_config, train_config),
     }
     train_split, val_split = data.load(train_data), data.load(val_data)
-    writer = epoch_hooks.HistoryWriter(history)
-    vae = training.build(model_config, train_config)
+    vae = training.build(model_config, train_config, train_split)
+    key = checkpoints.fingerprint(model_config, train_config, train_data, val_data)
+    state = checkpoints.resume(checkpoint, vae, key, train_config.epochs)
+    writer = epoch_hooks.HistoryWriter(history, state.history)
     tags = {
         "device": machine.device(),
         "cpu": machine.cpu_model(),
         "precision": vae.dtype_policy.name,
     }
-    with tracking.start_run(params, tags=tags) as run:
+    with tracking.start_run(params, tags=tags, resumed=state) as run:
+        state.run_id, state.params = run.run_id, params
         speed = training.fit(
             vae,
             train_config,
@@ -64,17 +89,19 @@ def train(
             val_split,
             on_epoch_end=[
                 writer,
-                epoch_hooks.log_epoch(run),
+                epoch_hooks.log_epoch(run, model_config, train_config),
                 epoch_hooks.EpochSamples(run, vae, EPOCH_SAMPLES, train_config.seed),
+                checkpoints.Writer(checkpoint, vae, key, train_config, state),
             ],
             verbose=1 if sys.stdout.isatty() else 2,
+            initial_epoch=state.epoch,
         )
         run.metrics({**speed, "peak_memory_mb": machine.peak_memory_mb()})
         plotting.save(plotting.loss_curves(pd.read_csv(history)), curves)
         run.artifact(curves)
         saving.save(vae, model)
         registry.log_model(run, model, model_config)
-        write_json(metrics, writer.last)
+        write_json(metrics, epoch_hooks.objective_named(model_config, writer.last))
         tracking.write_run_file(run_file, run)
 
 

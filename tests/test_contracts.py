@@ -95,7 +95,30 @@ def test_the_commands_default_paths_are_where_dvc_yaml_puts_the_files():
         path
         for command in commands.main.commands.values()
         for option in command.params
-        if option.name not in ("output", "alias", "baseline", "rev", "seeds")
+        if option.name
+        not in ("output", "alias", "baseline", "rev", "seeds", "name", "extra", "queue")
         for path in (option.default if option.multiple else [option.default])
     ]
     assert defaults and set(defaults) <= declared, set(defaults) - declared
+
+
+def test_every_preset_changes_params_that_exist_to_values_their_options_take():
+    from click.testing import CliRunner
+
+    from mnist_vae import cli, presets
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, changes in presets.load().items():
+        for key, value in changes.items():
+            section, field = key.split(".")
+            assert field in params[section], f"{name}: {key}"
+
+            @click.command()
+            @cli.stage_options(section)
+            def check(**options):
+                pass
+
+            flag = f"--{field.replace('_', '-')}"
+            args = ["--params", str(ROOT / "params.yaml"), flag, presets.spell(value)]
+            result = CliRunner().invoke(check, args)
+            assert result.exit_code == 0, f"{name}: {key}={value}: {result.output}"

@@ -172,6 +172,38 @@ def test_a_signal_during_training_ends_the_run_as_killed(prepared, mlflow_store,
     assert [p.name for p in (prepared / "metrics").iterdir()] == ["history.csv"]
 
 
+def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
+    prepared, mlflow_store, tmp_path
+):
+    """The checkpoint holds the weights, Adam's moments and step count, the sampling
+    layer's seed state, the history and the run; each epoch's shuffle is seeded by the
+    epoch. So the resumed run's model is byte for byte the uninterrupted run's."""
+    changes = {"--epochs": "60", "--checkpoint-every": "5", "--schedule": "20:1e-2,5:1e-3"}
+    checkpoint = prepared / "models" / "checkpoint.npz"
+    process = _stage_process("train", train_args(prepared / "data", prepared, **changes))
+    _wait_for(checkpoint.is_file, process)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130  # interrupted, not finished
+    (killed,) = _runs(mlflow_store)
+
+    resumed = CliRunner().invoke(train, train_args(prepared / "data", prepared, **changes))
+    whole = CliRunner().invoke(train, train_args(prepared / "data", tmp_path / "whole", **changes))
+
+    assert resumed.exit_code == 0, resumed.output
+    assert whole.exit_code == 0, whole.output
+    for output in ("models/vae.keras", "metrics/history.csv", "metrics/train.json"):
+        assert (prepared / output).read_bytes() == (tmp_path / "whole" / output).read_bytes()
+    runs = {run.info.run_id: run for run in _runs(mlflow_store)}
+    assert len(runs) == 2
+    run = runs[killed.info.run_id]
+    assert run.info.status == "FINISHED"
+    assert "failure_reason" not in run.data.tags
+    assert 5 <= int(run.data.tags["resumed_after_epoch"]) < 60
+    steps = {m.step for m in MlflowClient().get_metric_history(run.info.run_id, "val_loss_elbo")}
+    assert steps == set(range(1, 61))
+
+
 def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_opened(
     prepared, mlflow_store
 ):

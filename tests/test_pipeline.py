@@ -150,7 +150,7 @@ def _check_metrics_are_the_model_s(repo: Path) -> None:
     (files,) = (revision["data"] for revision in shown.values())
     assert set(files) == {"metrics/train.json", "metrics/evaluate.json"}
     keys = {key for f in files.values() for key in _flat(f["data"])}
-    assert "test.neg_elbo" in keys and "val_loss" in keys
+    assert "test.neg_elbo" in keys and "val_loss_elbo" in keys
     machine_words = ("second", "memory", "rss", "speed", "time")
     assert not [key for key in keys if any(word in key for word in machine_words)], keys
 

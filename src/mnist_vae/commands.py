@@ -1,5 +1,5 @@
 """``mnist-vae``: what is not a stage. Crowning the registry's champion, measuring the seed
-band, and writing a reviewer's report.
+band, writing a reviewer's report, and running a research preset.
 
 Every path is an option whose default is where ``dvc.yaml`` puts the file.
 """
@@ -110,3 +110,27 @@ def review(baseline, rev, output, **paths):
 
     review_lib.write(baseline, rev, output, review_lib.Paths(**paths))
     click.echo(f"wrote {output}")
+
+
+@main.command(cls=Command)
+@click.argument("name")
+@click.option(
+    "-S",
+    "--set-param",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A further change, after the preset's (as dvc exp run -S); repeatable.",
+)
+@click.option("--queue", is_flag=True, help="Queue it (dvc queue start runs the queue).")
+def preset(name, extra, queue):
+    """Run the research protocol NAME of presets.yaml as a DVC experiment named NAME.
+
+    Its param changes are passed as dvc exp run -S options; see presets.yaml for the
+    protocols and what each sets.
+    """
+    import sys
+
+    from mnist_vae import presets
+
+    sys.exit(presets.run(name, extra, queue))

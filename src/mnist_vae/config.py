@@ -23,6 +23,10 @@ Likelihood = Literal["bernoulli", "gaussian"]
 Binarize = Literal["none", "dynamic", "static"]
 Loop = Literal["epoch", "fit"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+Objective = Literal["elbo", "iwae"]
+OutputBias = Literal["zeros", "data_mean"]
+_STAGE = r"[1-9][0-9]*:([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+SCHEDULE = rf"constant|iwae|{_STAGE}(,{_STAGE})*"
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
@@ -73,6 +77,11 @@ class ModelConfig:
         "that digits can be asked for."
     )
     classification_weight: float = param("Weight of the classifier's cross-entropy.", min=0)
+    objective: Objective = param(
+        "The bound trained on: elbo (one posterior sample, the KL in closed form) or iwae "
+        "(Burda et al.'s importance-weighted bound with `samples` posterior samples)."
+    )
+    samples: int = param("Posterior samples per image (k) of the iwae objective.", min=1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,13 +98,32 @@ class TrainConfig:
     already; it makes GPU runs repeat too.
     """
 
-    learning_rate: float = param("Adam's step size.", min=0, min_open=True)
+    learning_rate: float = param(
+        "Adam's step size; under a staged schedule, that of its first stage.", min=0, min_open=True
+    )
+    schedule: str = param(
+        "The learning rate by epoch: constant; iwae (Burda et al.: stage i runs 3^i epochs "
+        "at learning_rate * 10^(-i/7)); or EPOCHS:RATE,EPOCHS:RATE,... stages. The last "
+        "stage goes on for as long as `epochs` asks.",
+        pattern=SCHEDULE,
+        expected="constant, iwae or stages such as 10:1e-3,20:1e-4",
+    )
+    adam_beta_1: float = param("Adam's decay of the first moment.", min=0)
+    adam_beta_2: float = param("Adam's decay of the second moment.", min=0)
+    adam_epsilon: float = param("Adam's epsilon.", min=0, min_open=True)
+    output_bias: OutputBias = param(
+        "The decoder's output bias at the start: zeros, or data_mean (the logit of each "
+        "pixel's training mean, clipped to [0.001, 0.999], as Burda et al. do)."
+    )
     batch_size: int = param("Images per gradient step.", min=1)
     epochs: int = param("Passes over the training set.", min=1)
     seed: int = param("Seeds the weights, the shuffling, the binarization and the noise.", min=0)
     loop: Loop = param(
         "epoch: each epoch one compiled TensorFlow call, the data in tensors; fit: Keras's "
         "fit, for every backend and tf.distribute (taken whenever epoch can't be)."
+    )
+    checkpoint_every: int = param(
+        "Epochs between checkpoints, which a rerun with the same settings resumes from.", min=1
     )
     jit_compile: bool = param("Compile with XLA (the update in the epoch loop; fit's step).")
     deterministic: bool = param("Make TensorFlow's ops deterministic, on GPUs too.")

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from mnist_vae import decoding, plotting
+from mnist_vae import decoding, plotting, schedules
 from mnist_vae.atomic import write_text
 from mnist_vae.run_log import RunLog
 
@@ -19,9 +19,10 @@ class HistoryWriter:
     ``dvc plots show`` can draw a run in progress, and a crash leaves the epochs so far.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, rows: list[dict[str, float]]):
+        """``rows``: the epochs so far, which a resumed run starts from; appended to."""
         self.path = path
-        self.rows: list[dict[str, float]] = []
+        self.rows = rows
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
         import pandas as pd
@@ -34,9 +35,28 @@ class HistoryWriter:
         return {k: v for k, v in self.rows[-1].items() if k != "epoch"}
 
 
-def log_epoch(run: RunLog):
-    """A per-epoch hook logging the epoch's losses with the epoch as their step."""
-    return lambda epoch, metrics: run.metrics(metrics, step=epoch, what=f"epoch {epoch}")
+def log_epoch(run: RunLog, model_config, train_config):
+    """A per-epoch hook logging the epoch's losses, named after their objective, and its
+    learning rate, with the epoch as their step."""
+
+    def log(epoch: int, metrics: dict[str, float]) -> None:
+        values = {
+            **objective_named(model_config, metrics),
+            "learning_rate": schedules.rate(train_config, epoch),
+        }
+        run.metrics(values, step=epoch, what=f"epoch {epoch}")
+
+    return log
+
+
+def objective_named(model_config, metrics: dict[str, float]) -> dict[str, float]:
+    """``loss`` and ``val_loss`` named after the bound they are (``loss_elbo``,
+    ``val_loss_iwae_k50``): an ELBO and a tighter IWAE bound are different numbers, which
+    MLflow's charts and ``dvc metrics diff`` must never set side by side under one name."""
+    objective = model_config.objective
+    suffix = objective if objective == "elbo" else f"{objective}_k{model_config.samples}"
+    renamed = {"loss": f"loss_{suffix}", "val_loss": f"val_loss_{suffix}"}
+    return {renamed.get(name, name): value for name, value in metrics.items()}
 
 
 class EpochSamples:

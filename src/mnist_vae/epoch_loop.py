@@ -38,8 +38,8 @@ class EpochLoop:
         self._validate = tf.function(self._validation)
         self._apply = tf.function(self._update, jit_compile=train_config.jit_compile)
 
-    def run(self, on_epoch_end, verbose) -> None:
-        for epoch in range(1, self.train_config.epochs + 1):
+    def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
+        for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
             start = time.perf_counter()
             metrics = self._measure(
                 self._train_epoch, tf.constant([self.train_config.seed, epoch])

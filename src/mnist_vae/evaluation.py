@@ -6,6 +6,7 @@ estimate is the mean of log w, the IW bound the log of the mean of w; by Jensen'
 inequality the IW estimate of -log p(x) is at most the -ELBO for every image, every run.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from keras import ops
 
 from mnist_vae import decoding, losses
 from mnist_vae.errors import PipelineError
+from mnist_vae.machine import compiled
 from mnist_vae.model import VAE
 
 ACTIVE_THRESHOLD = 0.01
@@ -39,27 +41,22 @@ def score(
     """
     rng = np.random.default_rng(seed)
     step = max(1, batch_size // k)
-    parts = [_score_chunk(vae, x[i : i + step], k, rng) for i in range(0, len(x), step)]
+    terms = compiled(functools.partial(_sample_terms, vae))
+    parts = [_score_chunk(vae, terms, x[i : i + step], k, rng) for i in range(0, len(x), step)]
     rows = pd.concat([rows for rows, _ in parts], ignore_index=True)
     return rows, np.concatenate([z_mean for _, z_mean in parts])
 
 
-def _score_chunk(vae: VAE, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np.ndarray]:
-    encoded = vae.encode(x)
-    mean, log_var = (ops.convert_to_numpy(encoded[n]) for n in ("z_mean", "z_log_var"))
-    b, d = mean.shape
-    z = mean + np.exp(0.5 * log_var) * rng.standard_normal((k, b, d)).astype(np.float32)
-    z = z.reshape(k * b, d)
-    digits = None
-    if vae.model_config.conditional:
-        digits = np.tile(ops.convert_to_numpy(ops.softmax(encoded["class_logits"])), (k, 1))
-    logits = vae.decode(ops.convert_to_tensor(z), digits)
-    targets = np.tile(x, (k, 1))
-    reconstruction = _by_sample(vae.reconstruction_nll(targets, logits), k)
-    log_q = _by_sample(losses.log_normal(z, np.tile(mean, (k, 1)), np.tile(log_var, (k, 1))), k)
-    log_p = _by_sample(losses.log_normal(z, 0.0, 0.0), k)
+def _score_chunk(vae: VAE, terms, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunk's draws come from numpy, in the order they always have, so that a score
+    does not depend on the backend; the heavy part runs compiled, and the sums over k in
+    float64."""
+    epsilon = rng.standard_normal((k, len(x), vae.model_config.latent_dim)).astype(np.float32)
+    out = {name: ops.convert_to_numpy(value) for name, value in terms(x, epsilon).items()}
+    reconstruction, log_q, log_p, squared = (
+        out[name].astype(np.float64) for name in ("reconstruction", "log_q", "log_p", "squared")
+    )
     log_w = -reconstruction + log_p - log_q
-    squared = _by_sample(ops.mean(ops.square(targets - ops.sigmoid(logits)), axis=-1), k)
     rows = {
         "neg_elbo": -log_w.mean(axis=0),
         "iw_nll": math.log(k) - _logsumexp(log_w),
@@ -68,12 +65,31 @@ def _score_chunk(vae: VAE, x: np.ndarray, k: int, rng) -> tuple[pd.DataFrame, np
         "reconstruction_mse": squared.mean(axis=0),
     }
     if vae.model_config.conditional:
-        rows["predicted"] = ops.convert_to_numpy(ops.argmax(encoded["class_logits"], axis=-1))
-    return pd.DataFrame(rows), mean
+        rows["predicted"] = out["class_logits"].argmax(axis=-1)
+    return pd.DataFrame(rows), out["z_mean"]
 
 
-def _by_sample(values, k: int) -> np.ndarray:
-    return ops.convert_to_numpy(values).astype(np.float64).reshape(k, -1)
+def _sample_terms(vae: VAE, x, epsilon) -> dict:
+    """Per sample and image ``(k, b)``: -log p(x|z), log q(z|x), log p(z) and the squared
+    error of the decoder's mean, at z = mean + sigma * epsilon."""
+    encoded = vae.encode(x)
+    mean, log_var = encoded["z_mean"], encoded["z_log_var"]
+    k, b, d = ops.shape(epsilon)
+    z = mean + ops.exp(0.5 * log_var) * epsilon
+    digits = None
+    if vae.model_config.conditional:
+        digits = ops.tile(ops.softmax(encoded["class_logits"]), (k, 1))
+    logits = ops.reshape(vae.decode(ops.reshape(z, (k * b, d)), digits), (k, b, -1))
+    out = {
+        "reconstruction": vae.reconstruction_nll(x, logits),
+        "log_q": losses.log_normal(z, mean, log_var),
+        "log_p": losses.log_normal(z, 0.0, 0.0),
+        "squared": ops.mean(ops.square(x - ops.sigmoid(logits)), axis=-1),
+        "z_mean": mean,
+    }
+    if vae.model_config.conditional:
+        out["class_logits"] = encoded["class_logits"]
+    return out
 
 
 def _logsumexp(log_w: np.ndarray) -> np.ndarray:

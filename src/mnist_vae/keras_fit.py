@@ -9,7 +9,13 @@ from mnist_vae.config import TrainConfig
 
 
 def fit(
-    vae, train_config: TrainConfig, train: data.Split, val: data.Split, on_epoch_end, verbose
+    vae,
+    train_config: TrainConfig,
+    train: data.Split,
+    val: data.Split,
+    on_epoch_end,
+    verbose,
+    initial_epoch: int = 0,
 ) -> None:
     """``training.fit`` through Keras's own ``fit``: the loop every backend and
     ``tf.distribute`` support."""
@@ -36,6 +42,7 @@ def fit(
         validation_data=(val_x, val.labels) if labels else (val_x,),
         batch_size=None if binarize == "dynamic" else train_config.batch_size,
         epochs=train_config.epochs,
+        initial_epoch=initial_epoch,
         shuffle=True,
         callbacks=hooks,
         verbose=verbose,

@@ -39,6 +39,19 @@ def log_normal(z, mean, log_var):
     return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1)
 
 
+def sampled_kl(z, z_mean, z_log_var):
+    """log q(z|x) - log p(z) at the draws ``z``: the KL's one-sample estimate, which the
+    importance weights need where the closed form averages it away."""
+    return log_normal(z, z_mean, z_log_var) - log_normal(z, 0.0, 0.0)
+
+
+def iwae_bound(log_w):
+    """log (1/k) sum_i w_i over the first axis of k samples (Burda et al., 2016): a lower
+    bound on log p(x) that tightens as k grows, and equals the ELBO estimate at k = 1.
+    Computed as a log-sum-exp, which no weight can overflow."""
+    return ops.logsumexp(log_w, axis=0) - math.log(ops.shape(log_w)[0])
+
+
 def classification_ce(labels, class_logits):
     """Cross-entropy of the digit classifier, per example."""
     return ops.sparse_categorical_crossentropy(labels, class_logits, from_logits=True)

@@ -91,3 +91,21 @@ def strategy(devices):
     if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
+
+
+def compiled(function):
+    """``function`` compiled whole by the backend (XLA through ``tf.function`` or
+    ``jax.jit``), which fuses its elementwise chains into single passes over memory;
+    unchanged on other backends. Its inputs' shapes are fixed per compilation."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function

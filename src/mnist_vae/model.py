@@ -29,9 +29,11 @@ class Sampling(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs, samples=None):
+        """One z per row, or ``samples`` of them, stacked on a new first axis."""
         z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        shape = ops.shape(z_mean) if samples is None else (samples, *ops.shape(z_mean))
+        epsilon = keras.random.normal(shape, seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def get_config(self):
@@ -40,10 +42,12 @@ class Sampling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mnist_vae")
 class VAE(keras.Model):
-    """Encoder, sampler and decoder, trained on the (beta-weighted) negative ELBO.
+    """Encoder, sampler and decoder, trained on the (beta-weighted) negative ELBO or on the
+    importance-weighted bound (``objective``).
 
     ``call`` returns the decoder's logits with the posterior's mean and log-variance (and,
-    for the conditional model, the digit classifier's logits): what the loss needs. The
+    for the conditional model, the digit classifier's logits): what the loss needs. Under
+    ``iwae`` it also returns the k draws ``z``, and both carry a first axis of k. The
     trackers make ``fit`` and ``evaluate`` report each term beside the loss itself.
     """
 
@@ -71,9 +75,17 @@ class VAE(keras.Model):
 
     def call(self, x, training=False):
         encoded = self.encode(x, training=training)
-        z = self.sampling([encoded["z_mean"], encoded["z_log_var"]])
+        posterior = [encoded["z_mean"], encoded["z_log_var"]]
         digits = ops.softmax(encoded["class_logits"]) if self.model_config.conditional else None
-        return {**encoded, "logits": self.decode(z, digits, training=training)}
+        if self.model_config.objective == "elbo":
+            z = self.sampling(posterior)
+            return {**encoded, "logits": self.decode(z, digits, training=training)}
+        k = self.model_config.samples
+        z = self.sampling(posterior, samples=k)
+        flat = ops.reshape(z, (-1, self.model_config.latent_dim))
+        digits = None if digits is None else ops.tile(digits, (k, 1))
+        logits = self.decode(flat, digits, training=training)
+        return {**encoded, "z": z, "logits": ops.reshape(logits, (k, -1, PIXELS))}
 
     def encode(self, x, training=False) -> dict:
         outputs = self.encoder(x, training=training)
@@ -94,10 +106,16 @@ class VAE(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         reconstruction = self.reconstruction_nll(x, y_pred["logits"])
-        kl = losses.gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+        beta = self.model_config.beta
+        if self.model_config.objective == "elbo":
+            kl = losses.gaussian_kl(y_pred["z_mean"], y_pred["z_log_var"])
+            loss = reconstruction + beta * kl
+        else:
+            kl = losses.sampled_kl(y_pred["z"], y_pred["z_mean"], y_pred["z_log_var"])
+            loss = -losses.iwae_bound(-(reconstruction + beta * kl))
+            reconstruction, kl = ops.mean(reconstruction, axis=0), ops.mean(kl, axis=0)
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        loss = reconstruction + self.model_config.beta * kl
         if self.model_config.conditional:
             classification = losses.classification_ce(y, y_pred["class_logits"])
             self.classification_loss_tracker.update_state(classification)

@@ -27,16 +27,40 @@ _log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def start_run(params: dict, tags: dict[str, str]) -> Iterator[RunLog]:
+def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunLog]:
     """Opens the pipeline's run, tagged after the DVC experiment when there is one, in the
-    store ``experiment.configure`` opened."""
+    store ``experiment.configure`` opened.
+
+    ``resumed`` (a ``checkpoint.State``) is where an earlier run stopped. Its run goes on,
+    tagged ``resumed_after_epoch``, when it is in the store with these very params; else
+    (a longer run from a finished one, say) a new run names it in ``resumed_from_run``.
+    """
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
         "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV"),
     }
     tags = {**tags, **{k: v for k, v in dvc_tags.items() if v}}
-    with _active(params, run_name=provenance.run_name(), tags=tags) as run:
+    start = {"run_name": provenance.run_name()}
+    if resumed and resumed.epoch:
+        tags["resumed_after_epoch"] = str(resumed.epoch)
+        if resumed.params == json.loads(json.dumps(params)) and _exists(resumed.run_id):
+            start = {"run_id": resumed.run_id}
+            with contextlib.suppress(MlflowException):  # the interruption is over
+                store.retrying(MlflowClient().delete_tag, resumed.run_id, orphans.REASON)
+        else:
+            tags["resumed_from_run"] = resumed.run_id
+    with _active(params, tags=tags, **start) as run:
         yield run
+
+
+def _exists(run_id: str) -> bool:
+    try:
+        store.retrying(MlflowClient().get_run, run_id)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise store.unreachable(experiment.tracking_uri(), error) from None
+    return True
 
 
 @contextlib.contextmanager

@@ -12,19 +12,28 @@ import time
 from collections.abc import Callable, Sequence
 
 import keras
+import numpy as np
 
-from mnist_vae import data, divergence, keras_fit, machine, model
+from mnist_vae import data, divergence, keras_fit, machine, model, schedules
 from mnist_vae.config import ModelConfig, TrainConfig
 
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
-def build(model_config: ModelConfig, train_config: TrainConfig, devices=None) -> model.VAE:
-    """A compiled, untrained VAE whose initial weights depend on ``train_config.seed`` alone.
+def build(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train: data.Split | None = None,
+    devices=None,
+) -> model.VAE:
+    """A compiled, untrained VAE whose initial weights depend on ``train_config.seed``
+    alone (and on ``train``'s pixel means, under ``output_bias: data_mean``).
 
     Args:
         model_config: the architecture.
-        train_config: the seed, the precision policy, determinism and the optimiser.
+        train_config: the seed, the precision policy, determinism, the optimiser and the
+            output bias's start.
+        train: the training split; needed only under ``output_bias: data_mean``.
         devices: the devices to train on; by default every visible GPU. With more than
             one, the model is mirrored across them.
     """
@@ -37,12 +46,26 @@ def build(model_config: ModelConfig, train_config: TrainConfig, devices=None) ->
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope, model.dtype_policy(machine.resolved_precision(train_config.precision)):
         vae = model.build_vae(model_config, seed=train_config.seed)
+        if train_config.output_bias == "data_mean":
+            _start_output_bias(vae, train)
         vae.compile(
-            optimizer=keras.optimizers.Adam(train_config.learning_rate),
+            optimizer=keras.optimizers.Adam(
+                train_config.learning_rate,
+                beta_1=train_config.adam_beta_1,
+                beta_2=train_config.adam_beta_2,
+                epsilon=train_config.adam_epsilon,
+            ),
             # XLA cannot place a step across mirrored replicas' variables.
             jit_compile=train_config.jit_compile and strategy is None,
         )
     return vae
+
+
+def _start_output_bias(vae: model.VAE, train: data.Split) -> None:
+    """Starts the decoder where a model of no latent code is best, at each pixel's mean:
+    the first epochs then learn structure instead of the average digit (Burda et al.)."""
+    mean = np.clip(data.as_inputs(train.images).mean(axis=0), 0.001, 0.999)
+    vae.decoder.get_layer("logits").bias.assign(np.log(mean / (1.0 - mean)).astype("float32"))
 
 
 def fit(
@@ -52,6 +75,7 @@ def fit(
     val: data.Split,
     on_epoch_end: Sequence[EpochHook] = (),
     verbose: int | str = "auto",
+    initial_epoch: int = 0,
 ) -> dict[str, float]:
     """Fits ``vae`` on the training split, scoring the validation split after every epoch.
 
@@ -65,6 +89,7 @@ def fit(
             counting from 1 and ``metrics`` holding the train and ``val_`` losses; never
             with a loss that is not finite, since training stops there.
         verbose: progress display: 0 (none), 1 (a bar), 2 (a line per epoch) or "auto".
+        initial_epoch: the epochs already trained, by a run this one resumes.
 
     Returns:
         The speed: seconds per epoch (validation included) and training examples per
@@ -74,20 +99,24 @@ def fit(
         Diverged: a loss became NaN or infinite.
     """
     start = time.perf_counter()
+    stepper = schedules.Stepper(vae.optimizer, train_config)
+    stepper.start(initial_epoch + 1)
     on_epoch_end = [
         functools.partial(divergence.check, vae.model_config, train_config),
+        stepper,
         *on_epoch_end,
     ]
     if uses_epoch_loop(vae, train_config):
         from mnist_vae.epoch_loop import EpochLoop
 
-        EpochLoop(vae, train_config, train, val).run(on_epoch_end, verbose)
+        EpochLoop(vae, train_config, train, val).run(on_epoch_end, verbose, initial_epoch)
     else:
-        keras_fit.fit(vae, train_config, train, val, on_epoch_end, verbose)
+        keras_fit.fit(vae, train_config, train, val, on_epoch_end, verbose, initial_epoch)
     seconds = time.perf_counter() - start
+    epochs = max(1, train_config.epochs - initial_epoch)
     return {
-        "epoch_seconds": seconds / train_config.epochs,
-        "examples_per_second": len(train.labels) * train_config.epochs / seconds,
+        "epoch_seconds": seconds / epochs,
+        "examples_per_second": len(train.labels) * epochs / seconds,
     }
 
 

@@ -1,0 +1,97 @@
+"""A training run's state every ``checkpoint_every`` epochs, so that Ctrl-C or a killed
+process costs at most that many epochs of an hour-long run.
+
+The state is everything the epochs to come depend on: the model's variables (the
+sampling layer's seed state among them), the optimizer's (the moments, and the step
+count), the history so far and the MLflow run it logged into. Epoch e's shuffle and
+binarization are seeded by (seed, e) alone, and the learning rate is a function of e, so
+no other state exists: on the same machine, under the epoch loop, a resumed run ends
+with the very weights of an uninterrupted one. (Keras's ``fit`` shuffles from a global
+generator that is not saved; there a resumed run is a different, equally valid draw.)
+
+A checkpoint is used only by a run with the params and data it was written under,
+``epochs`` and ``checkpoint_every`` aside: a longer run of the same settings goes on
+from it, since no epoch depends on how many follow.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mnist_vae.atomic import atomic_path
+from mnist_vae.config import ModelConfig, TrainConfig
+
+_FREE = ("epochs", "checkpoint_every")  # settings a run may change and still go on
+
+
+@dataclasses.dataclass
+class State:
+    """Where a run stands after ``epoch`` epochs."""
+
+    epoch: int = 0
+    history: list[dict] = dataclasses.field(default_factory=list)
+    run_id: str | None = None
+    params: dict = dataclasses.field(default_factory=dict)
+
+
+def fingerprint(model_config: ModelConfig, train_config: TrainConfig, *data: str) -> str:
+    """What a checkpoint must match to be resumed from: the settings and the data files."""
+    settings = {**dataclasses.asdict(model_config), **dataclasses.asdict(train_config)}
+    for name in _FREE:
+        settings.pop(name)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in data:
+        digest.update(hashlib.md5(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def resume(path: str | os.PathLike, vae, key: str, epochs: int) -> State:
+    """Restores ``vae`` (and its optimizer) from the checkpoint at ``path`` when it was
+    written under ``key`` and stopped before ``epochs``; otherwise a fresh state."""
+    try:
+        with np.load(path) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta["fingerprint"] != key or meta["epoch"] >= epochs:
+                return State()
+            arrays = [archive[f"v{i}"] for i in range(meta["variables"])]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return State()  # none yet, or an unreadable one: start afresh
+    variables = _variables(vae)
+    if len(variables) != len(arrays):
+        return State()
+    for variable, value in zip(variables, arrays, strict=True):
+        variable.assign(value)
+    return State(meta["epoch"], meta["history"], meta["run_id"], meta["params"])
+
+
+class Writer:
+    """An epoch hook writing ``state`` and the variables every
+    ``train_config.checkpoint_every`` epochs and after the last one, atomically, so that an
+    interruption leaves the previous checkpoint whole. ``state.history`` is the list the
+    history file is written from, ``state.run_id`` and ``state.params`` the run's."""
+
+    def __init__(self, path, vae, key: str, train_config: TrainConfig, state: State):
+        self.path, self.vae, self.key, self.state = path, vae, key, state
+        self.every, self.epochs = train_config.checkpoint_every, train_config.epochs
+
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
+        if not self.every or (epoch % self.every and epoch != self.epochs):
+            return
+        self.state.epoch = epoch
+        variables = _variables(self.vae)
+        meta = {**dataclasses.asdict(self.state), "fingerprint": self.key}
+        meta["variables"] = len(variables)
+        arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+        with atomic_path(self.path) as tmp:
+            np.savez(tmp, meta=json.dumps(meta), **arrays)
+
+
+def _variables(vae) -> list:
+    """The model's variables and its optimizer's, built if need be, in a fixed order."""
+    vae.optimizer.build(vae.trainable_variables)
+    return [*vae.variables, *vae.optimizer.variables]

@@ -1,0 +1,41 @@
+"""Research protocols as named sets of param changes (``presets.yaml``), each run as a DVC
+experiment: the experiment then holds every value in ``dvc exp show`` and MLflow, and
+``params.yaml`` keeps the everyday defaults."""
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from mnist_vae.errors import PipelineError
+
+PRESETS = Path(__file__).resolve().parents[2] / "presets.yaml"
+
+
+def load(path: Path = PRESETS) -> dict[str, dict]:
+    """Every preset with its changes; YAML merge keys have been applied."""
+    return yaml.safe_load(path.read_text())
+
+
+def changes(name: str, path: Path = PRESETS) -> dict:
+    presets = load(path)
+    if name not in presets:
+        raise PipelineError(f"{path}: no preset {name!r}; expected one of {', '.join(presets)}")
+    return presets[name]
+
+
+def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = False):
+    """The ``dvc exp run`` command line, the experiment named after the preset; ``extra``
+    changes (``KEY=VALUE``) come last, so they win over the preset's."""
+    sets = [f"{key}={spell(value)}" for key, value in values.items()] + list(extra)
+    args = [arg for change in sets for arg in ("-S", change)]
+    return ["dvc", "exp", "run", "-n", name, *args, *(["--queue"] if queue else [])]
+
+
+def run(name: str, extra: tuple[str, ...], queue: bool, path: Path = PRESETS) -> int:
+    return subprocess.run(exp_run(name, changes(name, path), extra, queue)).returncode
+
+
+def spell(value) -> str:
+    """As params.yaml spells it: ``true``, not Python's ``True``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

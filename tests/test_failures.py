@@ -327,7 +327,7 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     def logged_epoch_two() -> bool:
         runs = _runs(server.url)
         return bool(runs) and bool(
-            [m for m in client.get_metric_history(runs[0].info.run_id, "loss") if m.step >= 2]
+            [m for m in client.get_metric_history(runs[0].info.run_id, "loss_elbo") if m.step >= 2]
         )
 
     _wait_for(logged_epoch_two, process)
@@ -342,7 +342,7 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     assert model.load(prepared / "models" / "vae.keras").model_config.latent_dim == 3
     history = (prepared / "metrics" / "history.csv").read_text().splitlines()
     assert len(history) == 1 + 12
-    assert json.loads((prepared / "metrics" / "train.json").read_text())["loss"] > 0
+    assert json.loads((prepared / "metrics" / "train.json").read_text())["loss_elbo"] > 0
 
     back = Server(*command, ready="/health", cwd=prepared, port=server.port).wait()
     try:

@@ -1,8 +1,11 @@
-"""Every model variant runs end to end through ``dvc exp run`` and lands in MLflow."""
+"""Every model variant and research preset runs end to end through ``dvc exp run`` and
+lands in MLflow."""
 
 import pytest
 from mlflow.tracking import MlflowClient
-from pipeline_repo import dvc, experiments, git, make_repo, ran
+from pipeline_repo import dvc, experiments, git, make_repo, ran, run
+
+from mnist_vae import presets
 
 pytestmark = pytest.mark.slow
 
@@ -52,5 +55,30 @@ def test_variant_runs_end_to_end(repo, name):
     assert run.data.metrics["test.neg_elbo"] == pytest.approx(scores["neg_elbo"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts >= {f"{plot}.png" for plot in PLOTS}
-    steps = client.get_metric_history(run.info.run_id, "val_loss")
+    steps = client.get_metric_history(run.info.run_id, "val_loss_elbo")
     assert [m.step for m in steps] == [1]
+
+
+# A preset's protocol on the small data: its settings, a single short epoch.
+SHORT = {"train.epochs": 1, "train.batch_size": 50, "evaluate.iw_samples": 10}
+
+
+@pytest.mark.parametrize("name", presets.load())
+def test_preset_runs_end_to_end_as_an_experiment_named_after_it(repo, name):
+    changes = [f"-S{key}={value}" for key, value in SHORT.items()]
+    output = run(repo, "mnist-vae", "preset", name, *changes)
+
+    assert ran(output) == ["train", "evaluate", "generate"], output
+    result = experiments(repo)[name]
+    scores = result["metrics"]["metrics/evaluate.json"]["data"]["test"]
+    assert scores["iw_nll"] <= scores["neg_elbo"]
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mnist-vae")
+    (mlflow_run,) = client.search_runs(
+        [experiment.experiment_id], f"tags.`dvc.exp_name` = '{name}'"
+    )
+    for key, value in {**presets.changes(name), **SHORT}.items():
+        if key.startswith("train."):
+            assert mlflow_run.data.params[key] == presets.spell(value), key
+    objective = presets.changes(name).get("train.objective", "elbo")
+    assert any(key.startswith(f"val_loss_{objective}") for key in mlflow_run.data.metrics)

@@ -26,10 +26,12 @@ def changes(name: str, path: Path = PRESETS) -> dict:
 
 def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = False):
     """The ``dvc exp run`` command line, the experiment named after the preset; ``extra``
-    changes (``KEY=VALUE``) come last, so they win over the preset's."""
+    changes (``KEY=VALUE``) come last, so they win over the preset's. It runs outside the
+    workspace (queued, or ``--temp``), which keeps its params.yaml: one preset's values
+    never leak into the next."""
     sets = [f"{key}={spell(value)}" for key, value in values.items()] + list(extra)
     args = [arg for change in sets for arg in ("-S", change)]
-    return ["dvc", "exp", "run", "-n", name, *args, *(["--queue"] if queue else [])]
+    return ["dvc", "exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
 
 
 def run(name: str, extra: tuple[str, ...], queue: bool, path: Path = PRESETS) -> int:

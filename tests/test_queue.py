@@ -1,4 +1,10 @@
-"""A queued sweep run by two DVC queue workers into one SQLite store, compared with MLflow."""
+"""Every model variant and research preset, queued and run by two DVC queue workers into
+one SQLite store, on the small data, and compared with MLflow.
+
+Presets are queued by ``mnist-vae preset`` with one short epoch, so each one runs end to
+end as a DVC experiment; the variants by ``dvc exp run --queue``. Together they take
+every code path of the model: each likelihood, binarization and objective, the beta-VAE,
+the conditional model, and the paper's schedule and output bias."""
 
 import os
 import signal
@@ -8,17 +14,32 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from pipeline_repo import dvc, experiments, git, make_repo, user_env
+from pipeline_repo import dvc, experiments, git, make_repo, run, user_env
+
+from mnist_vae import presets
 
 pytestmark = pytest.mark.slow
 
 WORKER_GRACE = 15  # seconds for idle workers to notice `dvc queue stop`
 
-SWEEP = {
-    "lat2": ["train.latent_dim=2"],
-    "lat3": ["train.latent_dim=3"],
-    "fast": ["train.learning_rate=0.003"],
+# Three variants take every path the presets do not (a diverse pair each, for time).
+VARIANTS = {
+    "static-beta": {"binarize": "static", "beta": 4.0, "activation": "elu", "hidden_layers": 1},
+    "dynamic-gaussian": {
+        "binarize": "dynamic",
+        "likelihood": "gaussian",
+        "decoder_std": 0.5,
+        "activation": "tanh",
+    },
+    "conditional": {"conditional": True, "latent_dim": 2, "classification_weight": 2.0},
 }
+# A preset's protocol on the small data: its settings, but a single short epoch.
+SHORT = {"train.epochs": 1, "train.batch_size": 50, "evaluate.iw_samples": 10}
+SWEEP = {
+    **{name: {f"train.{k}": v for k, v in changes.items()} for name, changes in VARIANTS.items()},
+    **{name: {**changes, **SHORT} for name, changes in presets.load().items()},
+}
+PLOTS = ("loss_curves", "reconstructions", "latent_space", "interpolation", "samples", "manifold")
 
 
 def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_dir):
@@ -27,8 +48,12 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     baseline = git(repo, "rev-parse", "HEAD").strip()
-    for name, overrides in SWEEP.items():
-        dvc(repo, "exp", "run", "--queue", "-n", name, *(f"-S{o}" for o in overrides))
+    short = [f"-S{key}={value}" for key, value in SHORT.items()]
+    for name in presets.load():
+        run(repo, "mnist-vae", "preset", name, "--queue", *short)
+    for name in VARIANTS:
+        sets = [f"-S{key}={presets.spell(value)}" for key, value in SWEEP[name].items()]
+        dvc(repo, "exp", "run", "--queue", "-n", name, *sets)
 
     _start_workers(repo)
     try:
@@ -46,19 +71,37 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
     runs = mlflow.search_runs(experiment_names=["mnist-vae"], output_format="list")
     named = {run.info.run_name: run for run in runs if "dvc.exp_name" in run.data.tags}
     assert set(named) == set(SWEEP)
+    client = mlflow.MlflowClient()
     for name, data in shown.items():
-        params = data["params"]["params.yaml"]["data"]["train"]
-        metrics = data["metrics"]["metrics/evaluate.json"]["data"]["test"]
-        run = named[name]
-        assert run.info.status == "FINISHED"
-        assert run.data.tags["dvc.exp_name"] == name
-        assert run.data.tags["dvc.baseline_rev"] == baseline
-        for key in ("latent_dim", "learning_rate"):
-            assert run.data.params[f"train.{key}"] == str(params[key]), key
-        for key, value in metrics.items():
-            assert run.data.metrics[f"test.{key}"] == pytest.approx(value), key
-    versions = mlflow.MlflowClient().search_model_versions("name = 'mnist-vae'")
+        _check_experiment(client, name, data, named[name], baseline)
+    versions = client.search_model_versions("name = 'mnist-vae'")
     assert len(versions) == 1 + len(SWEEP)
+
+
+def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) -> None:
+    """DVC and MLflow hold the same params and metrics, and every plot."""
+    params = data["params"]["params.yaml"]["data"]
+    scores = data["metrics"]["metrics/evaluate.json"]["data"]["test"]
+    assert scores["iw_nll"] <= scores["neg_elbo"]
+    assert ("accuracy" in scores) == (name == "conditional")
+    assert set(data["outs"]) >= {f"plots/{plot}.png" for plot in PLOTS}
+    assert mlflow_run.info.status == "FINISHED"
+    assert mlflow_run.data.tags["dvc.exp_name"] == name
+    assert mlflow_run.data.tags["dvc.baseline_rev"] == baseline
+    for key, value in SWEEP[name].items():
+        section, field = key.split(".")
+        assert params[section][field] == value, f"{name}: {key}"
+        if section == "train":
+            # As params.yaml and `dvc exp show` spell them: true, not True.
+            assert mlflow_run.data.params[key] == presets.spell(value), f"{name}: {key}"
+    for key, value in scores.items():
+        assert mlflow_run.data.metrics[f"test.{key}"] == pytest.approx(value), key
+    artifacts = {a.path for a in client.list_artifacts(mlflow_run.info.run_id)}
+    assert artifacts >= {f"{plot}.png" for plot in PLOTS}
+    objective = SWEEP[name].get("train.objective", "elbo")
+    suffix = objective if objective == "elbo" else f"iwae_k{SWEEP[name]['train.samples']}"
+    steps = client.get_metric_history(mlflow_run.info.run_id, f"val_loss_{suffix}")
+    assert [m.step for m in steps] == list(range(1, params["train"]["epochs"] + 1))
 
 
 def _start_workers(repo: Path) -> None:

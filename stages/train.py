@@ -90,7 +90,9 @@ def train(
             on_epoch_end=[
                 writer,
                 epoch_hooks.log_epoch(run, model_config, train_config),
-                epoch_hooks.EpochSamples(run, vae, EPOCH_SAMPLES, train_config.seed),
+                epoch_hooks.EpochSamples(
+                    run, vae, EPOCH_SAMPLES, train_config.seed, train_config.epochs
+                ),
                 checkpoints.Writer(checkpoint, vae, key, train_config, state),
             ],
             verbose=1 if sys.stdout.isatty() else 2,

@@ -98,20 +98,14 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
     run = RunLog(run_id, experiment_id, experiment.tracking_uri())
     run.params(params)
     run.tags({f"{stage}.status": "RUNNING", **orphans.owner_tags(stage)})
-    status = "FAILED"
-    try:
-        yield run
-        run.raise_if_lost()
-        status = "FINISHED"
-    except KeyboardInterrupt as error:
-        status = "KILLED"
-        run.call("status", client.set_tag, run_id, f"{stage}.{orphans.REASON}", _reason(error))
-        raise
-    except Exception as error:
-        run.call("status", client.set_tag, run_id, f"{stage}.{orphans.REASON}", _reason(error))
-        raise
-    finally:
+
+    def end(status: str, reason: str | None) -> None:
+        if reason:
+            run.call("status", client.set_tag, run_id, f"{stage}.{orphans.REASON}", reason)
         run.call("status", client.set_tag, run_id, f"{stage}.status", status)
+
+    with _outcome(run, end):
+        yield run
 
 
 @contextlib.contextmanager
@@ -129,9 +123,26 @@ def _active(params: dict, **start) -> Iterator[RunLog]:
         raise store.unreachable(experiment.tracking_uri(), error) from None
     run = RunLog(active.info.run_id, active.info.experiment_id, experiment.tracking_uri())
     run.params(params)
+
+    def end(status: str, reason: str | None) -> None:
+        if reason:
+            run.call("status", mlflow.set_tag, orphans.REASON, reason)
+        try:
+            store.retrying(mlflow.end_run, status)
+        except LOST as error:
+            _log.warning("run %s could not be ended as %s: %s", run.run_id, status, error)
+
+    with _outcome(run, end):
+        yield run
+
+
+@contextlib.contextmanager
+def _outcome(run: RunLog, end) -> Iterator[None]:
+    """Calls ``end(status, reason)`` after the block: FINISHED; KILLED, with the signal,
+    when one stopped it; FAILED, with the error, otherwise, and when the store was lost."""
     status, reason = "FAILED", None
     try:
-        yield run
+        yield
         run.raise_if_lost()
         status = "FINISHED"
     except KeyboardInterrupt as error:
@@ -141,12 +152,7 @@ def _active(params: dict, **start) -> Iterator[RunLog]:
         reason = _reason(error)
         raise
     finally:
-        if reason:
-            run.call("status", mlflow.set_tag, orphans.REASON, reason)
-        try:
-            store.retrying(mlflow.end_run, status)
-        except LOST as error:
-            _log.warning("run %s could not be ended as %s: %s", run.run_id, status, error)
+        end(status, reason)
 
 
 def _reason(error: BaseException) -> str:

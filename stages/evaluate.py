@@ -22,7 +22,7 @@ def evaluate(
     latent_space, interpolation, **options,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
-    from mnist_vae import data, evaluation, figures, plotting, tracking
+    from mnist_vae import data, evaluation, figures, lineage, plotting, tracking
     from mnist_vae import model as model_lib
     from mnist_vae.atomic import write_json, write_text
     from mnist_vae.config import EvaluateConfig, from_options
@@ -37,6 +37,7 @@ def evaluate(
     test = data.load(test_data)
     x = data.as_inputs(test.images, vae.model_config.binarize, config.seed)
     with tracking.resume_run(run_file, "evaluate", tracking.params("evaluate", config)) as run:
+        lineage.log(run, {"test": (test_data, test)})
         rows, z_mean = evaluation.score(vae, x, config.iw_samples, config.batch_size, config.seed)
         scores = evaluation.require_finite(evaluation.summarize(rows, test.labels, z_mean), model)
         write_text(per_image, evaluation.per_image(rows, test.labels).to_csv())

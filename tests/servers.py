@@ -1,9 +1,12 @@
-"""HTTP servers the tests start as real processes: ``mlflow server``, ``mlflow models serve``."""
+"""Servers the tests start as real processes on loopback: ``mlflow server``, ``mlflow
+models serve``, PostgreSQL and an S3 API."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -51,3 +54,80 @@ class Server:
 
 def mlflow_command() -> str:
     return str(Path(sys.executable).with_name("mlflow"))
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL programs (``postgresql`` package), which are not on PATH."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+class Postgres:
+    """A PostgreSQL server of its own, in a temporary folder, on a loopback port, with one
+    database, ``mlflow``. PostgreSQL refuses to run as root, so under root its programs run
+    as the ``postgres`` user that Debian's package creates."""
+
+    def __init__(self, programs: Path):
+        self.folder = Path(tempfile.mkdtemp(prefix="postgres-"))  # not under root's 0700 tmp
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
+        self.programs = programs
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_user:
+            shutil.chown(self.folder, "postgres")
+        self.as_user = as_user
+        data = str(self.folder / "data")
+        self._run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.folder}"
+        log = str(self.folder / "server.log")
+        self._run("pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "start")
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "mlflow")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [*self.as_user, str(self.programs / program), *args]
+        subprocess.run(command, check=True, capture_output=True, cwd=self.folder)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class S3:
+    """moto's S3 API on a loopback port, with the buckets asked for."""
+
+    def __init__(self, folder: Path, *buckets: str):
+        moto = str(Path(sys.executable).with_name("moto_server"))
+        self.server = Server(moto, ready="/moto-api/", cwd=folder).wait()
+        self.url = self.server.url
+        for bucket in buckets:
+            self.client().create_bucket(Bucket=bucket)
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url, **_boto_credentials())
+
+    def keys(self, bucket: str) -> list[str]:
+        listed = self.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+        return [entry["Key"] for entry in listed]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }

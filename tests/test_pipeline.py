@@ -298,6 +298,28 @@ def _runs(repo: Path, filter_string: str = ""):
     return client.search_runs([experiment.experiment_id], filter_string)
 
 
+def _check_lineage(repo: Path, run) -> None:
+    """The run names its three splits as MLflow datasets: DVC's hash of their folder, as
+    dvc.lock records it, and the file and commit they came from."""
+    (prepared,) = [
+        out
+        for out in yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["prepare"]["outs"]
+        if out["path"] == "data/prepared"
+    ]
+    head = git(repo, "rev-parse", "HEAD").strip()
+    contexts = {"train": "training", "val": "validation", "test": "testing"}
+    logged = {given.dataset.name: given for given in run.inputs.dataset_inputs}
+    assert set(logged) == set(contexts)
+    for name, given in logged.items():
+        assert given.dataset.digest == prepared["md5"]
+        assert given.dataset.source_type == "dvc"
+        assert json.loads(given.dataset.source) == {
+            "path": f"data/prepared/{name}.npz",
+            "rev": head,
+        }
+        assert {tag.key: tag.value for tag in given.tags}["mlflow.data.context"] == contexts[name]
+
+
 def _check_mlflow_run(repo: Path, scores: dict) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
     (run,) = _runs(repo)
@@ -314,6 +336,7 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     assert run.data.params["train.precision"] == "float32"
     assert run.data.tags["precision"] == "float32"
     assert run.data.metrics["epoch_seconds"] > 0 and run.data.tags["cpu"]
+    _check_lineage(repo, run)
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

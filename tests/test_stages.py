@@ -43,6 +43,29 @@ def test_train_writes_history_metrics_and_run(trained, mlflow_store):
     for machine_metric in ("epoch_seconds", "examples_per_second", "peak_memory_mb"):
         assert run.data.metrics[machine_metric] > 0, machine_metric
     assert run.data.tags["cpu"] == machine.cpu_model() != "unknown"
+    assert not [name for name in run.data.metrics if name.startswith("system/")]
+    datasets = [given.dataset for given in run.inputs.dataset_inputs]
+    assert sorted(dataset.name for dataset in datasets) == ["train", "val"]
+    assert len({dataset.digest for dataset in datasets}) == 1  # one folder, one DVC hash
+    assert datasets[0].digest.endswith(".dir") and len(datasets[0].digest) == 36
+
+
+def test_mlflows_own_switch_adds_system_metrics_to_the_training_run(
+    prepared, mlflow_store, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "true")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+
+    result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
+
+    assert result.exit_code == 0, result.output
+    run_id = json.loads((prepared / "models" / "run.json").read_text())["run_id"]
+    client = MlflowClient(f"sqlite:///{mlflow_store}")
+    cpu = client.get_metric_history(run_id, "system/cpu_utilization_percentage")
+    memory = client.get_metric_history(run_id, "system/system_memory_usage_megabytes")
+    assert cpu and memory and all(0 <= m.value <= 100 for m in cpu)
+    assert client.get_run(run_id).info.status == "FINISHED"
 
 
 def test_train_under_bfloat16_saves_a_float32_model_and_tags_the_policy(prepared, mlflow_store):

@@ -1,9 +1,11 @@
-"""The team's MLflow: a tracking server the pipeline logs to, the registered model served
-over HTTP, and the runs compared in the UI in a real browser.
+"""The team's set-up on real servers, on loopback: MLflow on PostgreSQL with its artifacts in
+an S3 bucket, a DVC remote in another bucket of the same S3 API, the registered model
+served over HTTP, several machines' experiments meeting in one place, and the runs
+compared in the UI in a real browser.
 
-The module trains twice against one ``mlflow server`` on loopback: the default model and,
-as a ``dvc exp run``, the conditional one, so that both inputs of the served model are
-exercised.
+The module trains twice against one ``mlflow server``: the default model and, as a
+``dvc exp run``, the conditional one, so that both inputs of the served model are
+exercised. Nothing lands in a local ``mlflow.db`` or ``mlartifacts/``.
 """
 
 import json
@@ -15,42 +17,78 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import psycopg
 import pytest
 from conftest import ROOT
-from pipeline_repo import dvc, git, make_repo, run
-from servers import Server, mlflow_command
+from pipeline_repo import dvc, experiments, git, make_repo, ran, run
+from servers import S3, S3_CREDENTIALS, Postgres, Server, mlflow_command, postgres_bin
 
 from mnist_vae import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        postgres_bin() is None,
+        reason="PostgreSQL is not installed (make test installs Debian's where apt-get may)",
+    ),
+]
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))
+MLFLOW_BUCKET, DVC_BUCKET = "mlflow", "dvc-remote"
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="Debian's chromium is not installed (make test installs it where apt-get may)",
+)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``mlflow server`` with its own SQLite store and artifact folder, as a team runs one."""
+def s3(tmp_path_factory):
+    """The S3 API, and the credentials every client here uses for it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3_CREDENTIALS.items():
+            patch.setenv(name, value)
+        s3 = S3(tmp_path_factory.mktemp("s3"), MLFLOW_BUCKET, DVC_BUCKET)
+        yield s3
+        s3.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    database = Postgres(postgres_bin())
+    yield database
+    database.stop()
+
+
+@pytest.fixture(scope="module")
+def server(postgres, s3, tmp_path_factory):
+    """``mlflow server`` as a team runs one: PostgreSQL behind it, and artifacts in S3
+    through its proxy, so that clients need no S3 credentials of their own."""
     folder = tmp_path_factory.mktemp("team")
     server = Server(
         mlflow_command(),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
+        postgres.url,
         "--artifacts-destination",
-        str(folder / "artifacts"),
+        f"s3://{MLFLOW_BUCKET}/artifacts",
         "--workers",
         "1",
         ready="/health",
         cwd=folder,
+        env={"MLFLOW_S3_ENDPOINT_URL": s3.url},
     ).wait()
     yield server.url
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def repo(server, tmp_path_factory, mnist_dir):
-    """The pipeline run, then the conditional model as an experiment, logged to the server."""
+def repo(server, s3, tmp_path_factory, mnist_dir):
+    """The pipeline run, then the conditional model as an experiment, logged to the server;
+    the repo's DVC remote is the S3 bucket, committed in its DVC config."""
     repo = make_repo(tmp_path_factory.mktemp("team-repo") / "repo")
+    dvc(repo, "remote", "add", "-d", "shared", f"s3://{DVC_BUCKET}/store")
+    dvc(repo, "remote", "modify", "shared", "endpointurl", s3.url)
+    git(repo, "commit", "-qam", "the team's DVC remote")
     dvc(repo, "repro", MLFLOW_TRACKING_URI=server)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
@@ -65,10 +103,16 @@ def _runs(server: str) -> list:
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
 
 
-def test_the_pipeline_logs_to_a_team_server(server, repo, tmp_path):
+def test_the_pipeline_logs_to_a_team_server(server, repo, tmp_path, postgres, s3):
     baseline, conditional = _runs(server)
 
-    assert not (repo / "mlflow.db").exists()
+    assert not (repo / "mlflow.db").exists() and not (repo / "mlartifacts").exists()
+    with psycopg.connect(postgres.url) as database, database.cursor() as cursor:
+        cursor.execute("SELECT run_uuid FROM runs")
+        assert {row[0] for row in cursor} == {baseline.info.run_id, conditional.info.run_id}
+    stored = s3.keys(MLFLOW_BUCKET)
+    for logged in (baseline, conditional):
+        assert any(f"/{logged.info.run_id}/artifacts/samples.png" in key for key in stored)
     assert conditional.info.run_name == "conditional"
     assert [run.data.params["train.conditional"] for run in (baseline, conditional)] == [
         "false",
@@ -82,6 +126,21 @@ def test_the_pipeline_logs_to_a_team_server(server, repo, tmp_path):
         conditional.info.run_id, "samples.png", str(tmp_path)
     )
     assert Path(served).read_bytes() == (repo / "plots" / "samples.png").read_bytes()
+
+
+def test_a_second_clone_pulls_every_output_and_reruns_nothing(repo, tmp_path):
+    """``dvc push`` to the S3 remote, then a teammate's clone: ``dvc pull`` brings every
+    output of the commit, so its ``dvc repro`` has nothing to run."""
+    dvc(repo, "push", "--all-commits")  # the workspace holds an experiment; HEAD's too
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+
+    dvc(clone, "pull")
+
+    assert ran(dvc(clone, "repro")) == []
+    assert (clone / "dvc.lock").read_text() == git(repo, "show", "HEAD:dvc.lock")
+    assert (clone / "models" / "vae.keras").stat().st_size > 0
+    assert not (clone / "mlflow.db").exists()
 
 
 def test_the_champion_and_the_other_version_are_served(server, repo):
@@ -156,6 +215,13 @@ def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
         assert message in json.load(refused.value)["message"]
 
 
+def _chromium(playwright):
+    """Debian's Chromium, headless; playwright's own browser download needs the internet."""
+    return playwright.chromium.launch(
+        executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+    )
+
+
 def _post(url: str, body: dict) -> dict:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -164,11 +230,8 @@ def _post(url: str, body: dict) -> dict:
         return json.load(response)
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="Debian's chromium is not installed (make test installs it where apt-get may)",
-)
-def test_the_ui_shows_both_runs_with_params_and_metrics(server, repo):
+@needs_chromium
+def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, repo):
     from playwright.sync_api import sync_playwright
 
     runs = _runs(server)
@@ -176,14 +239,13 @@ def test_the_ui_shows_both_runs_with_params_and_metrics(server, repo):
     ids = json.dumps([logged.info.run_id for logged in runs])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-        )
+        browser = _chromium(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{server}/#/experiments/{experiment}/runs")
         for logged in runs:
             page.get_by_text(logged.info.run_name, exact=True).first.wait_for(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "mlflow-ui-runs.png")
+        runs_table = page.inner_text("body")
 
         page.goto(f"{server}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment])}")
         page.get_by_text("test.neg_elbo", exact=True).first.wait_for(timeout=30_000)
@@ -192,8 +254,78 @@ def test_the_ui_shows_both_runs_with_params_and_metrics(server, repo):
         text = page.inner_text("body")
         browser.close()
 
+    # The Dataset column: each run's training split, with DVC's hash of its folder.
+    (digest,) = {given.dataset.digest for logged in runs for given in logged.inputs.dataset_inputs}
+    assert runs_table.count(f"train ({digest})") == len(runs), runs_table
     (row,) = [line for line in text.splitlines() if line.startswith("train.conditional\t")]
     assert row.split("\t")[1:] == ["false", "true"]
     for logged in runs:
         assert logged.info.run_id in text
         assert f"{logged.data.metrics['test.neg_elbo']:.4g}" in text
+
+
+@needs_chromium
+def test_dvc_plots_draw_with_the_network_off(repo, tmp_path):
+    """The repo's DVC config names a page that carries Vega itself: the workspace's
+    experiment against HEAD draws every chart in a browser that has no network."""
+    from playwright.sync_api import sync_playwright
+
+    dvc(repo, "plots", "diff", "HEAD", "-o", str(tmp_path / "plots"))
+    page_file = tmp_path / "plots" / "index.html"
+    html = page_file.read_text()
+    charts = html.count("vegaEmbed(")
+    asked = []
+    with sync_playwright() as playwright:
+        browser = _chromium(playwright)
+        page = browser.new_context(
+            offline=True, viewport={"width": 1400, "height": 1000}
+        ).new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(page_file.as_uri())
+        drawn = page.locator(".vega-embed canvas")
+        drawn.nth(charts - 1).wait_for(timeout=30_000)
+        widths = [(chart.bounding_box() or {"width": 0})["width"] for chart in drawn.all()]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "dvc-plots-offline.png")
+        browser.close()
+
+    assert charts >= 6 and "cdn." not in html
+    assert len(widths) == charts and min(widths) > 0
+    assert [url for url in asked if not url.startswith("file:")] == []
+
+
+def test_experiments_from_two_machines_meet_in_a_third_clone(server, repo, tmp_path):
+    """Two clones of one bare repository stand for two machines. Each runs an experiment
+    against the shared MLflow server and S3 remote and sends it with ``dvc exp push``; a
+    third clone's ``dvc exp pull`` then shows both, with the metrics MLflow holds, and
+    restores either one's outputs. (Last in the module: it adds runs and versions that
+    the tests above do not expect.)"""
+    dvc(repo, "push", "--all-commits")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    changes = {"machine-a": "train.latent_dim=2", "machine-b": "train.hidden_size=16"}
+    for name, change in changes.items():
+        machine = tmp_path / name
+        git(tmp_path, "clone", "-q", str(origin), str(machine))
+        dvc(machine, "pull")
+        dvc(machine, "exp", "run", "-n", name, "-S", change, MLFLOW_TRACKING_URI=server)
+        dvc(machine, "exp", "push", "origin", name)
+    third = tmp_path / "third"
+    git(tmp_path, "clone", "-q", str(origin), str(third))
+
+    for name in changes:
+        dvc(third, "exp", "pull", "origin", name)
+
+    shown = experiments(third)
+    assert set(shown) == set(changes)
+    logged = {run.data.tags.get("dvc.exp_name"): run for run in _runs(server)}
+    for name in changes:
+        test = shown[name]["metrics"]["metrics/evaluate.json"]["data"]["test"]
+        assert test and {f"test.{key}": value for key, value in test.items()} == {
+            key: pytest.approx(value)
+            for key, value in logged[name].data.metrics.items()
+            if key.startswith("test.")
+        }
+    dvc(third, "exp", "apply", "machine-a")
+    assert ran(dvc(third, "repro")) == []
+    assert "latent_dim: 2" in (third / "params.yaml").read_text()

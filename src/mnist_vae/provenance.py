@@ -35,6 +35,14 @@ def run_name() -> str:
     return f"{commit}-dirty" if changed else commit
 
 
+def commit() -> str:
+    """The full commit the workspace is at, or ``no-git`` outside a git repository."""
+    try:
+        return _git("rev-parse", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return "no-git"
+
+
 def pipeline_outputs(dvc_yaml: Path) -> list[str]:
     """The paths the stages of ``dvc_yaml`` declare as outs, metrics or plots."""
     if not dvc_yaml.is_file():

@@ -55,6 +55,7 @@ def train(
         checkpoints,
         data,
         epoch_hooks,
+        lineage,
         machine,
         plotting,
         registry,
@@ -81,7 +82,8 @@ def train(
         "precision": vae.dtype_policy.name,
     }
     with tracking.start_run(params, tags=tags, resumed=state) as run:
-        state.run_id, state.params = run.run_id, params
+        state.run_id = run.run_id
+        lineage.log(run, {"train": (train_data, train_split), "val": (val_data, val_split)})
         speed = training.fit(
             vae,
             train_config,
@@ -103,7 +105,7 @@ def train(
         run.artifact(curves)
         saving.save(vae, model)
         registry.log_model(run, model, model_config)
-        write_json(metrics, epoch_hooks.objective_named(model_config, writer.last))
+        write_json(metrics, epoch_hooks.objective_named(vae.model_config, writer.last))
         tracking.write_run_file(run_file, run)
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import ROOT, train_args
 
@@ -135,7 +136,7 @@ def test_a_params_key_the_stage_does_not_have_is_refused(tmp_path, args):
     params = tmp_path / "params.yaml"
     params.write_text("train:\n  latent_dimm: 4\n")
 
-    result = CliRunner().invoke(train, ["--params", str(params), *args()])
+    result = CliRunner().invoke(train, args(**{"--params": str(params)}))
 
     assert result.exit_code == 2
     assert result.output == (
@@ -145,14 +146,16 @@ def test_a_params_key_the_stage_does_not_have_is_refused(tmp_path, args):
 
 
 def test_values_from_the_params_file_are_typed_and_the_command_line_wins(tmp_path, args):
+    values = yaml.safe_load((ROOT / "params.yaml").read_text())
+    values["train"].update(latent_dim=0, epochs=3)
     params = tmp_path / "params.yaml"
-    params.write_text("train:\n  latent_dim: 0\n  epochs: 3\n")
-    given = args()
+    params.write_text(yaml.safe_dump(values))
+    given = args(**{"--params": str(params)})
     at = given.index("--latent-dim")
     without_latent_dim = given[:at] + given[at + 2 :]
 
-    from_file = CliRunner().invoke(train, ["--params", str(params), *without_latent_dim])
-    from_line = CliRunner().invoke(train, ["--params", str(params), *args(**{"--epochs": "ten"})])
+    from_file = CliRunner().invoke(train, without_latent_dim)
+    from_line = CliRunner().invoke(train, args(**{"--params": str(params), "--epochs": "ten"}))
 
     assert from_file.exit_code == from_line.exit_code == 2
     assert from_file.output.startswith("Error: Invalid value for '--latent-dim': 0 is not in")

@@ -1,9 +1,15 @@
 """What trains the VAE: the IWAE bound beside the ELBO, the learning-rate schedule, Adam's
 settings and the decoder's starting bias."""
 
+import json
+
 import keras
 import numpy as np
+import pandas as pd
 import pytest
+from click.testing import CliRunner
+from conftest import train_args
+from mlflow.tracking import MlflowClient
 
 from mnist_vae import data, losses, model, schedules, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
@@ -83,6 +89,55 @@ def test_the_iwae_objective_trains_a_conditional_model_in_the_epoch_loop(mnist_s
     assert {"classification_nll", "val_classification_nll"} <= set(seen[-1])
 
 
+@pytest.mark.parametrize("loop", ["epoch", "fit"])
+def test_a_fine_tune_trains_on_the_elbo_then_on_the_iwae_bound(prepared, mlflow_store, loop):
+    """Burda et al.'s VAE fine-tuned on the IWAE bound, in one run: its ELBO epochs are
+    an ELBO run's to the last digit, and each epoch's losses are named after its bound."""
+    from stages.train import train
+
+    def run(name: str, **changes) -> pd.DataFrame:
+        args = train_args(prepared / "data", prepared / name, **{"--loop": loop, **changes})
+        result = CliRunner().invoke(train, args)
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(prepared / name / "metrics" / "history.csv")
+
+    elbo = run("elbo", **{"--epochs": "1"})
+    tuned = run("tuned", **{"--objective": "iwae", "--samples": "5", "--elbo-epochs": "1"})
+
+    pd.testing.assert_frame_equal(tuned.iloc[:1], elbo, check_exact=True)
+    run_id = json.loads((prepared / "tuned" / "models" / "run.json").read_text())["run_id"]
+    client = MlflowClient(f"sqlite:///{mlflow_store}")
+    steps = {
+        name: [m.step for m in client.get_metric_history(run_id, name)]
+        for name in ("loss_elbo", "val_loss_elbo", "loss_iwae_k5", "val_loss_iwae_k5")
+    }
+    assert steps == {
+        "loss_elbo": [1],
+        "val_loss_elbo": [1],
+        "loss_iwae_k5": [2],
+        "val_loss_iwae_k5": [2],
+    }
+    final = json.loads((prepared / "tuned" / "metrics" / "train.json").read_text())
+    assert final["loss_iwae_k5"] == pytest.approx(tuned["loss"].iloc[-1])
+    saved = model.load(prepared / "tuned" / "models" / "vae.keras").model_config
+    assert (saved.objective, saved.samples) == ("iwae", 5)
+
+
+def test_the_objective_phases_start_where_a_resumed_run_left_off():
+    config = from_params(TrainConfig, epochs=10, elbo_epochs=4)
+
+    assert schedules.objective_phases(config, 0) == [(1, 4), (5, 10)]
+    assert schedules.objective_phases(config, 3) == [(4, 4), (5, 10)]
+    assert schedules.objective_phases(config, 6) == [(7, 10)]
+    short = from_params(TrainConfig, epochs=3, elbo_epochs=4)
+    assert schedules.objective_phases(short, 0) == [(1, 3)]
+    iwae = from_params(ModelConfig, **{**TINY.to_dict(), "objective": "iwae", "samples": 5})
+    assert schedules.objective_at(iwae, config, 4) == from_params(
+        ModelConfig, **{**iwae.to_dict(), "objective": "elbo"}
+    )
+    assert schedules.objective_at(iwae, config, 5) == iwae
+
+
 def _schedule(schedule: str, learning_rate: float = 1e-3) -> TrainConfig:
     return from_params(TrainConfig, schedule=schedule, learning_rate=learning_rate)
 
@@ -95,7 +150,7 @@ def test_the_iwae_schedule_gives_the_papers_rates_at_its_stage_boundaries():
         assert schedules.rate(config, epoch) == pytest.approx(1e-3 * 10 ** (-i / 7))
         if i:
             assert schedules.rate(config, epoch - 1) == pytest.approx(1e-3 * 10 ** (-(i - 1) / 7))
-    assert schedules.total_epochs(config) == 3280
+    assert sum(epochs for epochs, _ in schedules.stages(config)) == 3280
     assert schedules.rate(config, 5000) == pytest.approx(1e-4)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_vae import epoch_hooks
 from mnist_vae.atomic import atomic_path
 from mnist_vae.config import ModelConfig, TrainConfig
 
@@ -36,7 +37,6 @@ class State:
     epoch: int = 0
     history: list[dict] = dataclasses.field(default_factory=list)
     run_id: str | None = None
-    params: dict = dataclasses.field(default_factory=dict)
 
 
 def fingerprint(model_config: ModelConfig, train_config: TrainConfig, *data: str) -> str:
@@ -66,21 +66,21 @@ def resume(path: str | os.PathLike, vae, key: str, epochs: int) -> State:
         return State()
     for variable, value in zip(variables, arrays, strict=True):
         variable.assign(value)
-    return State(meta["epoch"], meta["history"], meta["run_id"], meta["params"])
+    return State(meta["epoch"], meta["history"], meta["run_id"])
 
 
 class Writer:
     """An epoch hook writing ``state`` and the variables every
     ``train_config.checkpoint_every`` epochs and after the last one, atomically, so that an
     interruption leaves the previous checkpoint whole. ``state.history`` is the list the
-    history file is written from, ``state.run_id`` and ``state.params`` the run's."""
+    history file is written from, ``state.run_id`` the run's."""
 
     def __init__(self, path, vae, key: str, train_config: TrainConfig, state: State):
         self.path, self.vae, self.key, self.state = path, vae, key, state
         self.every, self.epochs = train_config.checkpoint_every, train_config.epochs
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        if not self.every or (epoch % self.every and epoch != self.epochs):
+        if not epoch_hooks.due(epoch, self.every, self.epochs):
             return
         self.state.epoch = epoch
         variables = _variables(self.vae)

@@ -108,6 +108,11 @@ class TrainConfig:
         pattern=SCHEDULE,
         expected="constant, iwae or stages such as 10:1e-3,20:1e-4",
     )
+    elbo_epochs: int = param(
+        "Epochs trained on the ELBO before `objective` takes over: a VAE fine-tuned on the "
+        "IWAE bound, as in Burda et al.'s Table 2. 0: `objective` from the first epoch.",
+        min=0,
+    )
     adam_beta_1: float = param("Adam's decay of the first moment.", min=0)
     adam_beta_2: float = param("Adam's decay of the second moment.", min=0)
     adam_epsilon: float = param("Adam's epsilon.", min=0, min_open=True)

@@ -73,6 +73,12 @@ class VAE(keras.Model):
             trackers.append(self.classification_loss_tracker)
         return trackers
 
+    def train_on(self, model_config: ModelConfig) -> None:
+        """Sets the bound trained on, for a fine-tune (``schedules.objective_at``). Keras's
+        compiled steps traced the old one, so they are dropped, to be traced anew."""
+        self.model_config = model_config
+        self.train_function = self.test_function = None
+
     def call(self, x, training=False):
         encoded = self.encode(x, training=training)
         posterior = [encoded["z_mean"], encoded["z_log_var"]]

@@ -1,12 +1,16 @@
-"""The learning rate by epoch: constant, Burda et al.'s stages, or stages of one's own.
+"""What changes with the epoch: the learning rate (constant, Burda et al.'s stages, or
+stages of one's own), and the bound trained on (the ELBO first, for a fine-tune).
 
 The rate is set once at the start of each epoch, as the IWAE paper's schedule is written
-in epochs; the optimizer's rate is a variable, so changing it recompiles nothing.
+in epochs; the optimizer's rate is a variable, so changing it recompiles nothing. The
+bound is fixed when the training step is traced, so each stretch under one bound is
+fitted by its own compiled step (``objective_phases``).
 """
 
+import dataclasses
 import re
 
-from mnist_vae.config import TrainConfig
+from mnist_vae.config import ModelConfig, TrainConfig
 
 PAPER_STAGES = 8
 
@@ -33,11 +37,6 @@ def rate(train_config: TrainConfig, epoch: int) -> float:
     return value
 
 
-def total_epochs(train_config: TrainConfig) -> int:
-    """The epochs that the schedule's stages span, which a preset matches ``epochs`` to."""
-    return sum(epochs for epochs, _ in stages(train_config))
-
-
 class Stepper:
     """An epoch hook that sets the rate of the epoch to come; ``start`` sets the first."""
 
@@ -50,3 +49,19 @@ class Stepper:
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
         self.start(epoch + 1)
+
+
+def objective_at(model_config: ModelConfig, train_config: TrainConfig, epoch: int):
+    """The model config trained on at ``epoch``: the ELBO's up to ``elbo_epochs``, then
+    ``model_config`` itself."""
+    if epoch > train_config.elbo_epochs:
+        return model_config
+    return dataclasses.replace(model_config, objective="elbo")
+
+
+def objective_phases(train_config: TrainConfig, initial_epoch: int) -> list[tuple[int, int]]:
+    """The (first, last) epochs of each stretch under one bound, from ``initial_epoch`` + 1
+    to ``epochs``."""
+    switch = min(max(train_config.elbo_epochs, initial_epoch), train_config.epochs)
+    stretches = [(initial_epoch, switch), (switch, train_config.epochs)]
+    return [(start + 1, end) for start, end in stretches if end > start]

@@ -43,7 +43,8 @@ def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunL
     start = {"run_name": provenance.run_name()}
     if resumed and resumed.epoch:
         tags["resumed_after_epoch"] = str(resumed.epoch)
-        if resumed.params == json.loads(json.dumps(params)) and _exists(resumed.run_id):
+        logged = _logged_params(resumed.run_id)
+        if logged is not None and not _conflicts(logged, params):
             start = {"run_id": resumed.run_id}
             with contextlib.suppress(MlflowException):  # the interruption is over
                 store.retrying(MlflowClient().delete_tag, resumed.run_id, orphans.REASON)
@@ -53,14 +54,21 @@ def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunL
         yield run
 
 
-def _exists(run_id: str) -> bool:
+def _logged_params(run_id: str) -> dict | None:
+    """The params the store holds for ``run_id``; None when the run is not in this store
+    (the model came from a DVC remote, say)."""
     try:
-        store.retrying(MlflowClient().get_run, run_id)
+        return store.retrying(MlflowClient().get_run, run_id).data.params
     except MlflowException as error:
-        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return False
-        raise store.unreachable(experiment.tracking_uri(), error) from None
-    return True
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise store.unreachable(experiment.tracking_uri(), error) from None
+    return None
+
+
+def _conflicts(logged: dict, params: dict) -> bool:
+    """Whether one of ``params`` is logged already with another value: MLflow params
+    cannot change, so the stage then needs a run of its own."""
+    return any(logged.get(key, str(value)) != str(value) for key, value in params.items())
 
 
 @contextlib.contextmanager
@@ -77,11 +85,8 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
     experiment_id = experiment.configure()
     run_id = read_run_file(run_file)
     client = MlflowClient()
-    try:
-        logged = store.retrying(client.get_run, run_id).data.params
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise store.unreachable(experiment.tracking_uri(), error) from None
+    logged = _logged_params(run_id)
+    if logged is None:
         _log.warning(
             "run %s is not in %s; logging %s into a new run",
             run_id,
@@ -91,7 +96,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         with start_run(params, {"source_run_id": run_id}) as run:
             yield run
         return
-    if any(logged.get(key, str(value)) != str(value) for key, value in params.items()):
+    if _conflicts(logged, params):
         with _active(params, run_name=stage, parent_run_id=run_id) as run:
             yield run
         return

@@ -7,6 +7,7 @@ other backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
 """
 
 import contextlib
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -91,6 +92,10 @@ def fit(
         verbose: progress display: 0 (none), 1 (a bar), 2 (a line per epoch) or "auto".
         initial_epoch: the epochs already trained, by a run this one resumes.
 
+    Under ``train_config.elbo_epochs``, the first epochs train on the ELBO and the rest
+    on ``vae``'s own objective, each stretch with a step compiled for its bound; ``vae``
+    ends with the config of its last epoch.
+
     Returns:
         The speed: seconds per epoch (validation included) and training examples per
         second.
@@ -106,14 +111,18 @@ def fit(
         stepper,
         *on_epoch_end,
     ]
-    if uses_epoch_loop(vae, train_config):
-        from mnist_vae.epoch_loop import EpochLoop
+    model_config = vae.model_config
+    for first, last in schedules.objective_phases(train_config, initial_epoch):
+        vae.train_on(schedules.objective_at(model_config, train_config, first))
+        phase = dataclasses.replace(train_config, epochs=last)
+        if uses_epoch_loop(vae, train_config):
+            from mnist_vae.epoch_loop import EpochLoop
 
-        EpochLoop(vae, train_config, train, val).run(on_epoch_end, verbose, initial_epoch)
-    else:
-        keras_fit.fit(vae, train_config, train, val, on_epoch_end, verbose, initial_epoch)
+            EpochLoop(vae, phase, train, val).run(on_epoch_end, verbose, first - 1)
+        else:
+            keras_fit.fit(vae, phase, train, val, on_epoch_end, verbose, first - 1)
     seconds = time.perf_counter() - start
-    epochs = max(1, train_config.epochs - initial_epoch)
+    epochs = train_config.epochs - initial_epoch
     return {
         "epoch_seconds": seconds / epochs,
         "examples_per_second": len(train.labels) * epochs / seconds,

@@ -1,10 +1,13 @@
-"""Training speed: the project's train stage against a plain Keras ``fit`` baseline.
+"""Training speed: the project's train stage against its peers, a plain Keras ``fit``
+(the baseline) and a plain PyTorch eager loop.
 
-Each measurement runs in a process of its own (for a clean peak RSS), the two
-implementations alternating for each size so that the machine's noise hits both alike.
-Both start from the same weights, train on the same data for the same epochs with the
-same batch size, and are scored by the same evaluator afterwards, in float32. The baseline
-computes in float32, as a plain Keras model does; the project at its default precision.
+Each measurement runs in a process of its own (for a clean peak RSS), the three
+implementations in turn for each size and pair, so that the machine's noise hits them
+alike. All train on the same data for the same epochs with the same batch size and Adam;
+the Keras two start from the same weights, PyTorch from the same initialisation scheme;
+each is scored on the test set afterwards, in float32. The peers compute in float32; the
+project at its default precision. PyTorch runs in an environment of its own,
+``.torch-venv``, made on first use from PyPI (``TORCH``), never in the project's lock.
 
     python benchmarks/train_speed.py                 # the table, default sizes
     python benchmarks/train_speed.py --epochs 3 --sizes 20x512x128 --sizes 2x512x128
@@ -22,6 +25,9 @@ import click
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = ("20x512x128", "2x512x128", "20x1024x128", "20x512x1024")
+TORCH = "torch==2.13.0"
+TORCH_VENV = ROOT / ".torch-venv"
+PEERS = ("baseline", "pytorch")
 # One lever changed at a time from the default: the compiled epoch loop, XLA on the
 # update, precision auto (bf16 on a CPU with AMX).
 LEVERS = {
@@ -40,20 +46,25 @@ LEVERS = {
 @click.option("--repeats", type=click.IntRange(min=1), default=1, help="Runs per cell.")
 @click.option("--hidden-layers", type=click.IntRange(min=1), default=1, help="Per MLP.")
 @click.option("--levers", is_flag=True, help="Also one row per lever, at the first size.")
+@click.option("--torch/--no-torch", "with_torch", default=True, help="Run the PyTorch peer.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=ROOT / "data" / "prepared",
 )
 @click.pass_context
-def main(ctx, epochs, sizes, repeats, hidden_layers, levers, data_dir):
+def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, data_dir):
     """Print a table of examples/s, ratio to baseline, test -ELBO and peak RSS."""
     if ctx.invoked_subcommand:
         return
+    from mnist_vae import machine
+
+    print(f"CPU: {machine.cpu_model()}; flags: {', '.join(_cpu_flags()) or 'none of note'}")
     rows = []
+    impls = ("baseline", "project", "pytorch") if with_torch else ("baseline", "project")
     for size in sizes:
         for pair in range(repeats):
-            for impl in ("baseline", "project"):
+            for impl in impls:
                 row = _measure(impl, size, hidden_layers, epochs, data_dir)
                 rows.append({**row, "pair": pair})
     if levers:
@@ -146,46 +157,73 @@ def _fields(overrides: str) -> dict:
     return {key: values.get(value, value) for key, value in pairs}
 
 
+def _cpu_flags() -> list[str]:
+    """The instruction sets that decide a CPU's speed here, as /proc/cpuinfo names them."""
+    flags = set(Path("/proc/cpuinfo").read_text().split("flags")[1].splitlines()[0].split())
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return [flag for flag in wanted if flag in flags]
+
+
+def _torch_python() -> Path:
+    """The peer's interpreter; its environment is made on first use."""
+    python = TORCH_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TORCH_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", TORCH, "numpy"]
+        subprocess.run(pip, check=True)
+    return python
+
+
 def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
-    command = [sys.executable, __file__, "run", "--impl", impl, "--size", size]
-    command += ["--hidden-layers", str(layers), "--set", overrides]
+    if impl == "pytorch":
+        command = [str(_torch_python()), str(ROOT / "benchmarks" / "torch_peer.py")]
+    else:
+        command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]
+    command += ["--size", size, "--hidden-layers", str(layers)]
     command += ["--epochs", str(epochs), "--data-dir", str(data_dir)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def _table(rows: list[dict]) -> str:
-    """One row per run. A project run's ratio is to the baseline run just before it (its
-    pair), which met the same machine state; a lever's ratio is to the median baseline."""
-    baselines = {}
+    """One row per run. A project run's ratio to each peer is to that peer's run of the
+    same pair, which met about the same machine state; a lever's is to the peer's median."""
+    peers = {}
     for row in rows:
-        if row["impl"] == "baseline":
-            baselines[row["size"], row["pair"]] = row["examples_per_second"]
+        if row["impl"] in PEERS:
+            peers[row["impl"], row["size"], row["pair"]] = row["examples_per_second"]
     medians = {
-        size: statistics.median(v for (s, _), v in baselines.items() if s == size)
-        for size, _ in baselines
+        (impl, size): statistics.median(
+            v for (i, s, _), v in peers.items() if (i, s) == (impl, size)
+        )
+        for impl, size, _ in peers
     }
+    present = [peer for peer in PEERS if any(key[0] == peer for key in peers)]
     lines = [
-        "| latent x hidden x batch | implementation | precision | examples/s | vs baseline "
-        "| first epoch (s) | test -ELBO | peak RSS (MB) |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| latent x hidden x batch | implementation | precision | examples/s | "
+        + "".join(f"vs {peer} | " for peer in present)
+        + "first epoch (s) | test -ELBO | peak RSS (MB) |",
+        "| --- | --- | --- | ---: | " + "---: | " * len(present) + "---: | ---: | ---: |",
     ]
     ratios = {}
     for row in rows:
-        base = baselines.get((row["size"], row["pair"]), medians[row["size"]])
-        ratio = row["examples_per_second"] / base
-        if row["impl"] == "project":
-            ratios.setdefault(row["size"], []).append(ratio)
+        cells = []
+        for peer in present:
+            base = peers.get((peer, row["size"], row["pair"]), medians[peer, row["size"]])
+            ratio = row["examples_per_second"] / base
+            if row["impl"] == "project" and row["pair"] is not None:
+                ratios.setdefault((row["size"], peer), []).append(ratio)
+            cells.append(f"{ratio:.2f}x")
         lines.append(
             f"| {row['size']} | {row['impl']} | {row['precision']} | "
-            f"{row['examples_per_second']:,.0f} | "
-            f"{ratio:.2f}x | {row['first_epoch_seconds']:.1f} | {row['neg_elbo']:.2f} | "
+            f"{row['examples_per_second']:,.0f} | {' | '.join(cells)} | "
+            f"{row['first_epoch_seconds']:.1f} | {row['neg_elbo']:.2f} | "
             f"{row['peak_rss_mb']:,.0f} |"
         )
     lines.append("")
-    for size, values in ratios.items():
+    for (size, peer), values in ratios.items():
         lines.append(
-            f"{size}: project / baseline over {len(values)} pairs: median "
+            f"{size}: project / {peer} over {len(values)} pairs: median "
             f"{statistics.median(values):.2f}x, min {min(values):.2f}x, max {max(values):.2f}x"
         )
     return "\n".join(lines)

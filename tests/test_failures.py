@@ -17,17 +17,25 @@ from conftest import ROOT, train_args
 from mlflow.tracking import MlflowClient
 from servers import Server, mlflow_command
 
-from mnist_vae import model, saving
+from mnist_vae import model, saving, store
 from stages.evaluate import evaluate
 from stages.train import train
 
 
-def _client(store: Path | str) -> MlflowClient:
-    return MlflowClient(store if str(store).startswith("http") else f"sqlite:///{store}")
+def _client(location: Path | str) -> MlflowClient:
+    """A client that opens a SQLite store as the stages do, under their lock: polling a
+    store that a stage is creating, MLflow would create its tables a second time."""
+    if str(location).startswith("http"):
+        return MlflowClient(location)
+    uri = f"sqlite:///{location}"
+    with store.created(uri):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)
+    return client
 
 
-def _runs(store: Path | str) -> list:
-    client = _client(store)
+def _runs(location: Path | str) -> list:
+    client = _client(location)
     experiment = client.get_experiment_by_name("mnist-vae")
     return client.search_runs([experiment.experiment_id]) if experiment else []
 

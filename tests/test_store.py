@@ -1,10 +1,18 @@
 """Parallel writers to one SQLite store, as ``dvc queue start -j 2`` runs them."""
 
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import mlflow
+import pytest
 from conftest import ROOT
+
+from mnist_vae import store
+from mnist_vae.errors import Terminated
 
 STEPS = 40
 
@@ -29,3 +37,30 @@ def test_two_writers_create_and_share_a_fresh_store(mlflow_store):
         assert run.info.status == "FINISHED"
         history = client.get_metric_history(run.info.run_id, "loss")
         assert sorted(m.step for m in history) == list(range(STEPS))
+
+
+def test_a_signal_during_a_store_call_waits_until_the_call_returns():
+    """Interrupted halfway, a write would keep the database locked against the writes
+    that end the run as KILLED. Another thread runs, as TensorFlow's do, so the kernel
+    may hand the signal to it rather than to the thread that makes the call."""
+    other = threading.Event()
+    threading.Thread(target=other.wait, daemon=True).start()
+    finished = []
+
+    def write() -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        finished.append("write")
+        return "written"
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(Terminated):
+            store.retrying(write)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        other.set()
+    assert finished == ["write"]

@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,9 +130,25 @@ def retrying(call: Callable, *args, attempts: int = 6, delay: float = 0.5, **kwa
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    deferred = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    """Notes SIGINT and SIGTERM during the call, and raises them again once it returns.
+
+    A signal mask would not do: TensorFlow's threads leave the signals unblocked, the
+    kernel hands them one, and Python still runs the handler in the main thread, in the
+    middle of the write. So the handlers themselves are swapped, in the main thread, the
+    only one that can set them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, frame: caught.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])

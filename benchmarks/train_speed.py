@@ -11,10 +11,13 @@ project at its default precision. PyTorch runs in an environment of its own,
 
     python benchmarks/train_speed.py                 # the table, default sizes
     python benchmarks/train_speed.py --epochs 3 --sizes 20x512x128 --sizes 2x512x128
+    python benchmarks/train_speed.py --sizes 20x512x128 --levers --jax   # + Keras on JAX
 """
 
 import dataclasses
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = ("20x512x128", "2x512x128", "20x1024x128", "20x512x1024")
 TORCH = "torch==2.13.0"
 TORCH_VENV = ROOT / ".torch-venv"
+JAX = "jax[cpu]==0.10.2"
+JAX_VENV = ROOT / ".jax-venv"
+# What the project's training code imports, at the lock's versions, beside JAX.
+JAX_COMPANIONS = ("keras", "numpy", "pandas", "click", "pyyaml")
 PEERS = ("baseline", "pytorch")
 # One lever changed at a time from the default (params.yaml's train section, float32):
 # the compiled epoch loop, XLA on the update, bf16, deterministic ops.
@@ -47,13 +54,14 @@ LEVERS = {
 @click.option("--hidden-layers", type=click.IntRange(min=1), default=1, help="Per MLP.")
 @click.option("--levers", is_flag=True, help="Also one row per lever, at the first size.")
 @click.option("--torch/--no-torch", "with_torch", default=True, help="Run the PyTorch peer.")
+@click.option("--jax", "with_jax", is_flag=True, help="With --levers: the project on Keras's JAX.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=ROOT / "data" / "prepared",
 )
 @click.pass_context
-def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, data_dir):
+def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_jax, data_dir):
     """Print a table of examples/s, ratio to baseline, test -ELBO and peak RSS."""
     if ctx.invoked_subcommand:
         return
@@ -71,6 +79,9 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, data_di
         for name, overrides in LEVERS.items():
             row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides)
             rows.append({**row, "impl": name, "pair": None})
+        if with_jax:
+            row = _measure("jax", sizes[0], hidden_layers, epochs, data_dir)
+            rows.append({**row, "impl": "Keras on JAX (CPU), keras fit", "pair": None})
     print(_table(rows))
 
 
@@ -174,14 +185,31 @@ def _torch_python() -> Path:
     return python
 
 
+def _jax_python() -> Path:
+    """An interpreter with JAX and the lock's Keras, made on first use: JAX is not in the
+    lock, and the project's code runs there from ``src`` under ``KERAS_BACKEND=jax``."""
+    python = JAX_VENV / "bin" / "python"
+    if not python.exists():
+        lock = (ROOT / "requirements.lock").read_text()
+        pins = [re.search(rf"^{name}==\S+", lock, re.M).group(0) for name in JAX_COMPANIONS]
+        subprocess.run([sys.executable, "-m", "venv", str(JAX_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", JAX, *pins]
+        subprocess.run(pip, check=True)
+    return python
+
+
 def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
+    env = None
     if impl == "pytorch":
         command = [str(_torch_python()), str(ROOT / "benchmarks" / "torch_peer.py")]
+    elif impl == "jax":
+        command = [str(_jax_python()), __file__, "run", "--impl", "project"]
+        env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
     else:
         command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]
     command += ["--size", size, "--hidden-layers", str(layers)]
     command += ["--epochs", str(epochs), "--data-dir", str(data_dir)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

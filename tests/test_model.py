@@ -30,8 +30,9 @@ def _dense(layer, x, activation=None):
     return np.tanh(y) if activation == "tanh" else y
 
 
-def _hand_neg_elbo(vae, x, epsilon):
-    """The single-sample negative ELBO written out in numpy, layer by layer, in float64."""
+def _hand_scores(vae, x, epsilon):
+    """The single-sample negative ELBO and squared error written out in numpy, layer by
+    layer, in float64."""
     h = _dense(vae.encoder.get_layer("encoder_hidden_0"), x, "tanh")
     mean = _dense(vae.encoder.get_layer("z_mean"), h)
     log_var = _dense(vae.encoder.get_layer("z_log_var"), h)
@@ -41,16 +42,18 @@ def _hand_neg_elbo(vae, x, epsilon):
     bce = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
     log_q = -0.5 * np.sum(np.log(2 * np.pi) + log_var + epsilon**2, axis=1)
     log_p = -0.5 * np.sum(np.log(2 * np.pi) + z**2, axis=1)
-    return bce.sum(axis=1) + log_q - log_p
+    squared = np.mean((x - 1 / (1 + np.exp(-logits))) ** 2, axis=1)
+    return bce.sum(axis=1) + log_q - log_p, squared
 
 
-def test_neg_elbo_matches_a_hand_computation(vae, images):
+def test_neg_elbo_and_squared_error_match_a_hand_computation(vae, images):
     epsilon = np.random.default_rng(5).standard_normal((len(images), 2)).astype(np.float32)
 
     rows, _ = evaluation.score(vae, images, k=1, batch_size=4, seed=5)
 
-    expected = _hand_neg_elbo(vae, images, epsilon)
-    np.testing.assert_allclose(rows["neg_elbo"], expected, rtol=1e-5)
+    neg_elbo, squared = _hand_scores(vae, images, epsilon)
+    np.testing.assert_allclose(rows["neg_elbo"], neg_elbo, rtol=1e-5)
+    np.testing.assert_allclose(rows["reconstruction_mse"], squared, rtol=1e-5)
     np.testing.assert_allclose(rows["neg_elbo"], rows["reconstruction_nll"] + rows["kl"])
 
 
@@ -62,6 +65,22 @@ def test_the_training_loss_is_the_batch_mean_of_the_neg_elbo(vae, images):
     loss = vae.compute_loss(images, None, outputs)
 
     assert float(loss) == pytest.approx(float(np.mean(expected)), rel=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 200.0])
+def test_the_scorers_bernoulli_terms_match_their_textbook_forms(scale):
+    """One shared exp must not cost accuracy where the logits saturate either way."""
+    rng = np.random.default_rng(0)
+    logits = (scale * rng.standard_normal((3, 784))).astype(np.float32)
+    x = rng.uniform(size=(3, 784)).astype(np.float32)
+
+    nll, mean = (np.asarray(v) for v in losses.bernoulli_nll_and_mean(x, logits))
+
+    wide = logits.astype(np.float64)
+    np.testing.assert_allclose(nll, np.sum(np.logaddexp(0, wide) - x * wide, axis=-1), rtol=1e-6)
+    with np.errstate(over="ignore"):
+        sigmoid = 1 / (1 + np.exp(-wide))
+    np.testing.assert_allclose(mean, sigmoid, rtol=1e-6, atol=1e-12)
 
 
 def test_closed_form_kl_matches_monte_carlo():

@@ -175,35 +175,31 @@ def _cpu_flags() -> list[str]:
     return [flag for flag in wanted if flag in flags]
 
 
-def _torch_python() -> Path:
-    """The peer's interpreter; its environment is made on first use."""
-    python = TORCH_VENV / "bin" / "python"
+def _environment(folder: Path, *packages: str) -> Path:
+    """The interpreter of an environment of its own with ``packages``, made on first use;
+    what a peer or lever needs beyond the lock never enters it."""
+    python = folder / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(TORCH_VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", TORCH, "numpy"]
-        subprocess.run(pip, check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
     return python
 
 
-def _jax_python() -> Path:
-    """An interpreter with JAX and the lock's Keras, made on first use: JAX is not in the
-    lock, and the project's code runs there from ``src`` under ``KERAS_BACKEND=jax``."""
-    python = JAX_VENV / "bin" / "python"
-    if not python.exists():
-        lock = (ROOT / "requirements.lock").read_text()
-        pins = [re.search(rf"^{name}==\S+", lock, re.M).group(0) for name in JAX_COMPANIONS]
-        subprocess.run([sys.executable, "-m", "venv", str(JAX_VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", JAX, *pins]
-        subprocess.run(pip, check=True)
-    return python
+def _lock_pins(*names: str) -> list[str]:
+    """``name==version`` of each of ``names`` as requirements.lock pins it."""
+    lock = (ROOT / "requirements.lock").read_text()
+    return [re.search(rf"^{name}==\S+", lock, re.M).group(0) for name in names]
 
 
 def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
     env = None
     if impl == "pytorch":
-        command = [str(_torch_python()), str(ROOT / "benchmarks" / "torch_peer.py")]
+        python = _environment(TORCH_VENV, TORCH, "numpy")
+        command = [str(python), str(ROOT / "benchmarks" / "torch_peer.py")]
     elif impl == "jax":
-        command = [str(_jax_python()), __file__, "run", "--impl", "project"]
+        # The project's own code, from src, under Keras's JAX backend and the lock's Keras.
+        python = _environment(JAX_VENV, JAX, *_lock_pins(*JAX_COMPANIONS))
+        command = [str(python), __file__, "run", "--impl", "project"]
         env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
     else:
         command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]

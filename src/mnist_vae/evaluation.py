@@ -103,10 +103,7 @@ def _sample_terms(vae: VAE, x, epsilon) -> dict:
     if vae.model_config.conditional:
         digits = ops.tile(ops.softmax(encoded["class_logits"]), (k, 1))
     logits = ops.reshape(vae.decode(ops.reshape(z, (k * b, d)), digits), (k, b, -1))
-    if vae.model_config.likelihood == "bernoulli":
-        reconstruction, decoded = losses.bernoulli_nll_and_mean(x, logits)
-    else:
-        reconstruction, decoded = vae.reconstruction_nll(x, logits), ops.sigmoid(logits)
+    reconstruction, decoded = vae.reconstruction_nll_and_mean(x, logits)
     out = {
         "reconstruction": reconstruction,
         "log_q": losses.log_normal(z, mean, log_var),

@@ -110,6 +110,13 @@ class VAE(keras.Model):
             return losses.gaussian_nll(x, logits, self.model_config.decoder_std)
         return losses.bernoulli_nll(x, logits)
 
+    def reconstruction_nll_and_mean(self, x, logits):
+        """``reconstruction_nll`` and the decoder's mean, sigmoid(logits), as scoring needs
+        them together: under Bernoullis, from one exp per pixel."""
+        if self.model_config.likelihood == "gaussian":
+            return self.reconstruction_nll(x, logits), ops.sigmoid(logits)
+        return losses.bernoulli_nll_and_mean(x, logits)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         reconstruction = self.reconstruction_nll(x, y_pred["logits"])
         beta = self.model_config.beta

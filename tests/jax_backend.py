@@ -1,4 +1,5 @@
-"""Trains, scores, saves, reloads and samples a small VAE; run under KERAS_BACKEND=jax.
+"""Trains (in the JAX epoch loop, and in Keras's fit), scores, saves, reloads and samples
+a small VAE; run under KERAS_BACKEND=jax.
 
 test_backends.py runs it in a process of its own, because the backend is chosen when Keras
 is first imported.
@@ -15,26 +16,25 @@ from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
 splits = data.split(official.read_official([sys.argv[1]]), 2000, 500, 200, seed=0)
-config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=2, seed=0)
-for model_config in (
-    from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=2, activation="relu"),
-    from_params(
-        ModelConfig,
-        latent_dim=2,
-        hidden_size=64,
-        hidden_layers=1,
-        activation="relu",
-        conditional=True,
-    ),
-    from_params(
-        ModelConfig,
-        latent_dim=8,
-        hidden_size=64,
-        hidden_layers=1,
-        activation="tanh",
-        binarize="dynamic",
-    ),
-):
+PLAIN = from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=2, activation="relu")
+CONDITIONAL = from_params(
+    ModelConfig, latent_dim=2, hidden_size=64, hidden_layers=1, activation="relu", conditional=True
+)
+DYNAMIC = from_params(
+    ModelConfig,
+    latent_dim=8,
+    hidden_size=64,
+    hidden_layers=1,
+    activation="tanh",
+    binarize="dynamic",
+)
+for loop, model_config in [
+    ("epoch", PLAIN),
+    ("epoch", CONDITIONAL),
+    ("epoch", DYNAMIC),
+    ("fit", DYNAMIC),
+]:
+    config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=2, loop=loop)
     vae = training.build(model_config, config)
     history = []
     training.fit(vae, config, splits["train"], splits["val"], [lambda _, m: history.append(m)], 0)  # noqa: B023
@@ -49,5 +49,9 @@ for model_config in (
     assert history[-1]["val_loss"] < history[0]["val_loss"] + 5
     assert (rows["iw_nll"] <= rows["neg_elbo"]).all() and images.shape == (2, 28, 28)
     print(
-        machine.device(), model_config.binarize, history[-1]["val_loss"], rows["neg_elbo"].mean()
+        machine.device(),
+        loop,
+        model_config.binarize,
+        history[-1]["val_loss"],
+        rows["neg_elbo"].mean(),
     )

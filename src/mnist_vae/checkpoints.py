@@ -5,9 +5,10 @@ The state is everything the epochs to come depend on: the model's variables (the
 sampling layer's seed state among them), the optimizer's (the moments, and the step
 count), the history so far and the MLflow run it logged into. Epoch e's shuffle and
 binarization are seeded by (seed, e) alone, and the learning rate is a function of e, so
-no other state exists: on the same machine, under the epoch loop, a resumed run ends
-with the very weights of an uninterrupted one. (Keras's ``fit`` shuffles from a global
-generator that is not saved; there a resumed run is a different, equally valid draw.)
+no other state exists: on the same machine, under either backend's epoch loop, a resumed
+run ends with the very weights of an uninterrupted one. (Keras's ``fit`` shuffles from a
+global generator that is not saved; there a resumed run is a different, equally valid
+draw.)
 
 A checkpoint is used only by a run with the params and data it was written under,
 ``epochs`` and ``checkpoint_every`` aside: a longer run of the same settings goes on
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_vae import epoch_hooks
+from mnist_vae import schedules
 from mnist_vae.atomic import atomic_path
 from mnist_vae.config import ModelConfig, TrainConfig
 
@@ -80,7 +81,7 @@ class Writer:
         self.every, self.epochs = train_config.checkpoint_every, train_config.epochs
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        if not epoch_hooks.due(epoch, self.every, self.epochs):
+        if not schedules.due(epoch, self.every, self.epochs):
             return
         self.state.epoch = epoch
         variables = _variables(self.vae)

@@ -124,13 +124,15 @@ class TrainConfig:
     epochs: int = param("Passes over the training set.", min=1)
     seed: int = param("Seeds the weights, the shuffling, the binarization and the noise.", min=0)
     loop: Loop = param(
-        "epoch: each epoch one compiled TensorFlow call, the data in tensors; fit: Keras's "
-        "fit, for every backend and tf.distribute (taken whenever epoch can't be)."
+        "epoch: each epoch one compiled call (TensorFlow, or JAX), the data on the device; "
+        "fit: Keras's fit, for every backend and tf.distribute (taken whenever epoch can't be)."
     )
     checkpoint_every: int = param(
         "Epochs between checkpoints, which a rerun with the same settings resumes from.", min=1
     )
-    jit_compile: bool = param("Compile with XLA (the update in the epoch loop; fit's step).")
+    jit_compile: bool = param(
+        "Compile with XLA (the update in TensorFlow's epoch loop; fit's step). JAX always does."
+    )
     deterministic: bool = param("Make TensorFlow's ops deterministic, on GPUs too.")
     precision: Precision = param(
         "Dtype policy to train under; mixed ones compute the layers in 16 bits; auto: "

@@ -77,14 +77,8 @@ class EpochSamples:
         self.every, self.epochs = max(1, epochs // self.IMAGES), epochs
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        if not due(epoch, self.every, self.epochs):
+        if not schedules.due(epoch, self.every, self.epochs):
             return
         images = decoding.decode_means(self.vae, self.z, self.digits)
         canvas = plotting.tile(images, ncols=10)
         self.run.image((canvas * 255).round().astype(np.uint8), "epoch_samples", epoch)
-
-
-def due(epoch: int, every: int, epochs: int) -> bool:
-    """Whether a hook that acts every ``every`` epochs acts after ``epoch``: it always
-    acts after the last, so that a run ends with its final state written."""
-    return epoch % every == 0 or epoch == epochs

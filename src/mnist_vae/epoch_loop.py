@@ -7,15 +7,13 @@ is fused by XLA when ``jit_compile`` is on: on a CPU that is where XLA pays, whi
 own matrix products are slower there than oneDNN's (see docs/performance.md).
 """
 
-import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from mnist_vae import data
-
-VALIDATION_BATCH = 1000
+from mnist_vae.epoch_progress import VALIDATION_BATCH, report
 
 
 class EpochLoop:
@@ -49,7 +47,7 @@ class EpochLoop:
             for hook in on_epoch_end:
                 hook(epoch, metrics)
             if verbose:
-                _report(epoch, self.train_config.epochs, time.perf_counter() - start, metrics)
+                report(epoch, self.train_config.epochs, time.perf_counter() - start, metrics)
 
     def _measure(self, function, *args) -> dict[str, float]:
         for tracker in self.vae.term_trackers:
@@ -93,8 +91,3 @@ class EpochLoop:
             loss = self.vae.compute_loss(x, y, self.vae(x, training=False), training=False)
             total += loss * tf.cast(tf.shape(x)[0], tf.float32)
         return total / tf.cast(n, tf.float32)
-
-
-def _report(epoch: int, epochs: int, seconds: float, metrics: dict[str, float]) -> None:
-    values = " - ".join(f"{name}: {value:.4f}" for name, value in metrics.items())
-    print(f"Epoch {epoch}/{epochs} - {seconds:.1f}s - {values}", file=sys.stdout, flush=True)

@@ -37,6 +37,12 @@ def rate(train_config: TrainConfig, epoch: int) -> float:
     return value
 
 
+def due(epoch: int, every: int, epochs: int) -> bool:
+    """Whether a hook that acts every ``every`` epochs acts after ``epoch``: it always
+    acts after the last, so that a run ends with its final state written."""
+    return epoch % every == 0 or epoch == epochs
+
+
 class Stepper:
     """An epoch hook that sets the rate of the epoch to come; ``start`` sets the first."""
 

@@ -1,9 +1,9 @@
 """Building and fitting the VAE, as fast as the hardware allows.
 
-Two loops share one model and one loss. The ``epoch`` loop (TensorFlow, one device) runs
-each whole epoch in one compiled function: the data sits in tensors on the device, is
-shuffled there, and no Python runs between steps. ``fit`` is Keras's own loop, for the
-other backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
+Two loops share one model and one loss. The ``epoch`` loop (TensorFlow or JAX, one device)
+runs each whole epoch in one compiled function: the data sits on the device, is shuffled
+there, and no Python runs between steps. ``fit`` is Keras's own loop, for the other
+backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
 """
 
 import contextlib
@@ -116,9 +116,7 @@ def fit(
         vae.train_on(schedules.objective_at(model_config, train_config, first))
         phase = dataclasses.replace(train_config, epochs=last)
         if uses_epoch_loop(vae, train_config):
-            from mnist_vae.epoch_loop import EpochLoop
-
-            EpochLoop(vae, phase, train, val).run(on_epoch_end, verbose, first - 1)
+            _epoch_loop()(vae, phase, train, val).run(on_epoch_end, verbose, first - 1)
         else:
             keras_fit.fit(vae, phase, train, val, on_epoch_end, verbose, first - 1)
     seconds = time.perf_counter() - start
@@ -130,9 +128,20 @@ def fit(
 
 
 def uses_epoch_loop(vae: model.VAE, train_config: TrainConfig) -> bool:
-    """Whether ``fit`` takes the compiled epoch loop: TensorFlow on one device."""
-    return (
-        train_config.loop == "epoch"
-        and keras.backend.backend() == "tensorflow"
-        and vae.distribute_strategy.num_replicas_in_sync == 1
-    )
+    """Whether ``fit`` takes a compiled epoch loop: on JAX (one device, the default), or
+    on TensorFlow with one device."""
+    if train_config.loop != "epoch":
+        return False
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    return backend == "tensorflow" and vae.distribute_strategy.num_replicas_in_sync == 1
+
+
+def _epoch_loop():
+    """The backend's loop class, imported only when used: each imports its framework."""
+    if keras.backend.backend() == "jax":
+        from mnist_vae.jax_epoch_loop import EpochLoop
+    else:
+        from mnist_vae.epoch_loop import EpochLoop
+    return EpochLoop

@@ -180,15 +180,19 @@ def test_a_signal_during_training_ends_the_run_as_killed(prepared, mlflow_store,
     assert [p.name for p in (prepared / "metrics").iterdir()] == ["history.csv"]
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize(
+    ("backend", "loop"), [("tensorflow", "epoch"), ("jax", "epoch"), ("tensorflow", "fit")]
+)
 def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
-    prepared, mlflow_store, tmp_path, backend
+    prepared, mlflow_store, tmp_path, backend, loop
 ):
     """The checkpoint holds the weights, Adam's moments and step count, the sampling
-    layer's seed state, the history and the run; each epoch's shuffle is seeded by the
-    epoch. So the resumed run's model is byte for byte the uninterrupted run's, on either
-    backend's epoch loop."""
+    layer's seed state, the history and the run; each epoch's shuffle and binarization
+    are seeded by the epoch. So the resumed run's model is byte for byte the uninterrupted
+    run's, on either backend's epoch loop, and under Keras's fit with dynamic binarization
+    (where the images are shuffled by the project, not by Keras)."""
     changes = {"--epochs": "60", "--checkpoint-every": "5", "--schedule": "20:1e-2,5:1e-3"}
+    changes |= {"--loop": loop, "--binarize": "dynamic"}
     checkpoint = prepared / "models" / "checkpoint.npz"
     process = _stage_process("train", train_args(prepared / "data", prepared, **changes), backend)
     _wait_for(checkpoint.is_file, process)

@@ -6,9 +6,9 @@ sampling layer's seed state among them), the optimizer's (the moments, and the s
 count), the history so far and the MLflow run it logged into. Epoch e's shuffle and
 binarization are seeded by (seed, e) alone, and the learning rate is a function of e, so
 no other state exists: on the same machine, under either backend's epoch loop, a resumed
-run ends with the very weights of an uninterrupted one. (Keras's ``fit`` shuffles from a
-global generator that is not saved; there a resumed run is a different, equally valid
-draw.)
+run ends with the very weights of an uninterrupted one; under Keras's ``fit`` too, when the
+binarization is dynamic. (Otherwise ``fit`` shuffles from a global generator that is not
+saved; there a resumed run is a different, equally valid draw.)
 
 A checkpoint is used only by a run with the params and data it was written under,
 ``epochs`` and ``checkpoint_every`` aside: a longer run of the same settings goes on

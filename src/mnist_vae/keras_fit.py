@@ -21,21 +21,22 @@ def fit(
     ``tf.distribute`` support."""
     binarize = vae.model_config.binarize
     labels = vae.model_config.conditional
-    if binarize == "dynamic":
-        x, y = (
-            _DynamicBinarization(train, train_config.batch_size, train_config.seed, labels),
-            None,
-        )
-    else:
-        x = data.as_inputs(train.images, binarize, train_config.seed)
-        y = train.labels if labels else None
-    val_x = data.validation_inputs(val, binarize, train_config.seed)
     hooks = [
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs, hook=hook: hook(epoch + 1, _floats(logs))
         )
         for hook in on_epoch_end
     ]
+    if binarize == "dynamic":
+        x, y = (
+            _DynamicBinarization(train, train_config.batch_size, train_config.seed, labels),
+            None,
+        )
+        hooks.append(keras.callbacks.LambdaCallback(on_epoch_begin=x.start))
+    else:
+        x = data.as_inputs(train.images, binarize, train_config.seed)
+        y = train.labels if labels else None
+    val_x = data.validation_inputs(val, binarize, train_config.seed)
     vae.fit(
         x,
         y,
@@ -43,33 +44,42 @@ def fit(
         batch_size=None if binarize == "dynamic" else train_config.batch_size,
         epochs=train_config.epochs,
         initial_epoch=initial_epoch,
-        shuffle=True,
+        shuffle=binarize != "dynamic",  # a PyDataset's own order, not Keras's
         callbacks=hooks,
         verbose=verbose,
     )
 
 
 class _DynamicBinarization(keras.utils.PyDataset):
-    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper."""
+    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper.
+
+    Epoch e's order comes from (seed, e) and each batch's pixels from (seed, e, batch)
+    alone, as in the epoch loop. So a stretch that starts later (a resumed run, a
+    fine-tune's second bound) goes on with its epochs' own draws, and no batch depends on
+    which batches Keras read before it (it reads some to learn their shape).
+    """
 
     def __init__(self, split: data.Split, batch_size: int, seed: int, labels: bool):
         super().__init__()
         self.x = data.as_inputs(split.images)
         self.y = split.labels if labels else None
         self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.x))
+        self.seed = seed
+        self.start(0)
+
+    def start(self, epoch: int, logs=None) -> None:
+        """Draws the order of ``epoch``, counted from 0 as Keras's callbacks count."""
+        self.epoch = epoch
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, index: int):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = data.sample_pixels(self.x[rows], self.rng)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        x = data.sample_pixels(self.x[rows], rng)
         return (x,) if self.y is None else (x, self.y[rows])
-
-    def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.x))
 
 
 def _floats(logs: dict) -> dict[str, float]:

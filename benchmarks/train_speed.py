@@ -17,7 +17,6 @@ project at its default precision. PyTorch runs in an environment of its own,
 import dataclasses
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -30,10 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = ("20x512x128", "2x512x128", "20x1024x128", "20x512x1024")
 TORCH = "torch==2.13.0"
 TORCH_VENV = ROOT / ".torch-venv"
-JAX = "jax[cpu]==0.10.2"
-JAX_VENV = ROOT / ".jax-venv"
-# What the project's training code imports, at the lock's versions, beside JAX.
-JAX_COMPANIONS = ("keras", "numpy", "pandas", "click", "pyyaml")
 PEERS = ("baseline", "pytorch")
 # One lever changed at a time from the default (params.yaml's train section, float32):
 # the compiled epoch loop, XLA on the update, bf16, deterministic ops.
@@ -44,6 +39,11 @@ LEVERS = {
     "default": "",
     "precision auto (bf16 where AMX)": "precision=auto",
     "ops not deterministic": "deterministic=false",
+}
+# With --jax: the project's code under Keras's JAX backend (in the lock, for its tests).
+JAX_LEVERS = {
+    "Keras on JAX (CPU), epoch loop": "",
+    "Keras on JAX (CPU), Keras fit": "loop=fit",
 }
 
 
@@ -79,9 +79,9 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
         for name, overrides in LEVERS.items():
             row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides)
             rows.append({**row, "impl": name, "pair": None})
-        if with_jax:
-            row = _measure("jax", sizes[0], hidden_layers, epochs, data_dir)
-            rows.append({**row, "impl": "Keras on JAX (CPU), keras fit", "pair": None})
+        for name, overrides in JAX_LEVERS.items() if with_jax else ():
+            row = _measure("jax", sizes[0], hidden_layers, epochs, data_dir, overrides)
+            rows.append({**row, "impl": name, "pair": None})
     print(_table(rows))
 
 
@@ -185,22 +185,14 @@ def _environment(folder: Path, *packages: str) -> Path:
     return python
 
 
-def _lock_pins(*names: str) -> list[str]:
-    """``name==version`` of each of ``names`` as requirements.lock pins it."""
-    lock = (ROOT / "requirements.lock").read_text()
-    return [re.search(rf"^{name}==\S+", lock, re.M).group(0) for name in names]
-
-
 def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
     env = None
     if impl == "pytorch":
         python = _environment(TORCH_VENV, TORCH, "numpy")
         command = [str(python), str(ROOT / "benchmarks" / "torch_peer.py")]
     elif impl == "jax":
-        # The project's own code, from src, under Keras's JAX backend and the lock's Keras.
-        python = _environment(JAX_VENV, JAX, *_lock_pins(*JAX_COMPANIONS))
-        command = [str(python), __file__, "run", "--impl", "project"]
-        env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
+        command = [sys.executable, __file__, "run", "--impl", "project", "--set", overrides]
+        env = {**os.environ, "KERAS_BACKEND": "jax"}
     else:
         command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]
     command += ["--size", size, "--hidden-layers", str(layers)]

@@ -90,6 +90,23 @@ def validation_inputs(val: Split, binarize: str, seed: int) -> np.ndarray:
     return as_inputs(val.images, binarize, seed + 1)
 
 
+def loop_inputs(train: Split, val: Split, binarize: str, labels: bool, seed: int) -> tuple:
+    """What a compiled epoch loop puts on the device: the training images as stored (gray
+    under dynamic binarization, which each batch draws anew), their digits, the
+    validation images as the model sees them and theirs; the digits are None unless
+    ``labels``."""
+    stored = "none" if binarize == "dynamic" else binarize
+    digits = (
+        (train.labels.astype(np.int32), val.labels.astype(np.int32)) if labels else (None, None)
+    )
+    return (
+        as_inputs(train.images, stored, seed),
+        digits[0],
+        validation_inputs(val, binarize, seed),
+        digits[1],
+    )
+
+
 def sample_pixels(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Binary images whose pixels are 1 with probability ``x``."""
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)

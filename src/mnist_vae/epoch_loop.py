@@ -9,7 +9,6 @@ own matrix products are slower there than oneDNN's (see docs/performance.md).
 
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from mnist_vae import data
@@ -23,14 +22,12 @@ class EpochLoop:
         self.vae = vae
         self.train_config = train_config
         self.dynamic = vae.model_config.binarize == "dynamic"
-        stored = "none" if self.dynamic else vae.model_config.binarize
-        self.x = tf.constant(data.as_inputs(train.images, stored, train_config.seed))
-        self.val_x = tf.constant(
-            data.validation_inputs(val, vae.model_config.binarize, train_config.seed)
+        arrays = data.loop_inputs(
+            train, val, vae.model_config.binarize, vae.model_config.conditional, train_config.seed
         )
-        labels = vae.model_config.conditional
-        self.y = tf.constant(train.labels.astype(np.int32)) if labels else None
-        self.val_y = tf.constant(val.labels.astype(np.int32)) if labels else None
+        self.x, self.y, self.val_x, self.val_y = (
+            None if array is None else tf.constant(array) for array in arrays
+        )
         vae.optimizer.build(vae.trainable_variables)
         self._train_epoch = tf.function(self._epoch)
         self._validate = tf.function(self._validation)

@@ -15,7 +15,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from mnist_vae import data
 from mnist_vae.epoch_progress import VALIDATION_BATCH, report
@@ -28,13 +27,12 @@ class EpochLoop:
         self.vae = vae
         self.train_config = train_config
         self.dynamic = vae.model_config.binarize == "dynamic"
-        stored = "none" if self.dynamic else vae.model_config.binarize
-        labels = vae.model_config.conditional
-        self.train = _arrays(
-            data.as_inputs(train.images, stored, train_config.seed), train, labels
+        x, y, val_x, val_y = data.loop_inputs(
+            train, val, vae.model_config.binarize, vae.model_config.conditional, train_config.seed
         )
-        val_x = data.validation_inputs(val, vae.model_config.binarize, train_config.seed)
-        self.val = _arrays(val_x, val, labels)
+        # The images, and the digits for a conditional model, on the default device.
+        self.train = tuple(jnp.asarray(a) for a in (x, y) if a is not None)
+        self.val = tuple(jnp.asarray(a) for a in (val_x, val_y) if a is not None)
         # As Keras's fit builds the model: symbolically, so no draw moves the seed's state.
         vae._symbolic_build(data_batch=tuple(array[:1] for array in self.val))
         vae.optimizer.build(vae.trainable_variables)
@@ -108,12 +106,6 @@ class EpochLoop:
             _, state = self.vae.test_step(state, (x[rows],) if y is None else (x[rows], y[rows]))
         _, non_trainable, metrics = state
         return non_trainable, metrics
-
-
-def _arrays(x: np.ndarray, split: data.Split, labels: bool) -> tuple:
-    """The images, and the digits for a conditional model, on the default device."""
-    arrays = (x, split.labels.astype(np.int32)) if labels else (x,)
-    return tuple(jnp.asarray(array) for array in arrays)
 
 
 def _values(variables) -> list:

@@ -30,20 +30,23 @@ SIZES = ("20x512x128", "2x512x128", "20x1024x128", "20x512x1024")
 TORCH = "torch==2.13.0"
 TORCH_VENV = ROOT / ".torch-venv"
 PEERS = ("baseline", "pytorch")
-# One lever changed at a time from the default (params.yaml's train section, float32):
-# the compiled epoch loop, XLA on the update, bf16, deterministic ops.
+# One lever changed at a time from the default (params.yaml's train section, float32),
+# as (TrainConfig changes, environment): the compiled epoch loop, XLA on the update,
+# bf16, deterministic ops, TensorFlow's thread pools.
 LEVERS = {
-    "Keras fit (per-step Python)": "loop=fit,jit_compile=false",
-    "Keras fit + XLA": "loop=fit,jit_compile=true",
-    "epoch loop, no XLA": "jit_compile=false",
-    "default": "",
-    "precision auto (bf16 where AMX)": "precision=auto",
-    "ops not deterministic": "deterministic=false",
+    "Keras fit (per-step Python)": ("loop=fit,jit_compile=false", {}),
+    "Keras fit + XLA": ("loop=fit,jit_compile=true", {}),
+    "epoch loop, no XLA": ("jit_compile=false", {}),
+    "default": ("", {}),
+    "precision auto (bf16 where AMX)": ("precision=auto", {}),
+    "ops not deterministic": ("deterministic=false", {}),
+    "one inter-op thread": ("", {"TF_NUM_INTEROP_THREADS": "1"}),
+    "one intra-op thread": ("", {"TF_NUM_INTRAOP_THREADS": "1"}),
 }
 # With --jax: the project's code under Keras's JAX backend (in the lock, for its tests).
 JAX_LEVERS = {
-    "Keras on JAX (CPU), epoch loop": "",
-    "Keras on JAX (CPU), Keras fit": "loop=fit",
+    "Keras on JAX (CPU), epoch loop": ("", {"KERAS_BACKEND": "jax"}),
+    "Keras on JAX (CPU), Keras fit": ("loop=fit", {"KERAS_BACKEND": "jax"}),
 }
 
 
@@ -75,13 +78,10 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
             for impl in impls:
                 row = _measure(impl, size, hidden_layers, epochs, data_dir)
                 rows.append({**row, "pair": pair})
-    if levers:
-        for name, overrides in LEVERS.items():
-            row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides)
-            rows.append({**row, "impl": name, "pair": None})
-        for name, overrides in JAX_LEVERS.items() if with_jax else ():
-            row = _measure("jax", sizes[0], hidden_layers, epochs, data_dir, overrides)
-            rows.append({**row, "impl": name, "pair": None})
+    chosen = {**LEVERS, **(JAX_LEVERS if with_jax else {})} if levers else {}
+    for name, (overrides, env) in chosen.items():
+        row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides, env)
+        rows.append({**row, "impl": name, "pair": None})
     print(_table(rows))
 
 
@@ -185,19 +185,18 @@ def _environment(folder: Path, *packages: str) -> Path:
     return python
 
 
-def _measure(impl, size, layers, epochs, data_dir, overrides="") -> dict:
-    env = None
+def _measure(impl, size, layers, epochs, data_dir, overrides="", env=None) -> dict:
     if impl == "pytorch":
         python = _environment(TORCH_VENV, TORCH, "numpy")
         command = [str(python), str(ROOT / "benchmarks" / "torch_peer.py")]
-    elif impl == "jax":
-        command = [sys.executable, __file__, "run", "--impl", "project", "--set", overrides]
-        env = {**os.environ, "KERAS_BACKEND": "jax"}
     else:
         command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]
     command += ["--size", size, "--hidden-layers", str(layers)]
     command += ["--epochs", str(epochs), "--data-dir", str(data_dir)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    environment = {**os.environ, **(env or {})}
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, env=environment
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -213,7 +213,8 @@ def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
     assert run.info.status == "FINISHED"
     assert "failure_reason" not in run.data.tags
     assert 5 <= int(run.data.tags["resumed_after_epoch"]) < 60
-    steps = {m.step for m in MlflowClient().get_metric_history(run.info.run_id, "val_loss_elbo")}
+    history = _client(mlflow_store).get_metric_history(run.info.run_id, "val_loss_elbo")
+    steps = {metric.step for metric in history}
     assert steps == set(range(1, 61))
 
 

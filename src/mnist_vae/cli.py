@@ -1,8 +1,11 @@
 """What every stage command shares: one-line errors, signals, and the options they have in
 common."""
 
+import gc
+import os
 import re
 import signal
+import threading
 from dataclasses import fields
 from pathlib import Path
 from typing import Literal, get_args, get_origin
@@ -40,7 +43,10 @@ class Command(click.Command):
             raise _InputError(error.format_message()) from None
 
     def invoke(self, ctx: click.Context):
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        signums = [signal.SIGTERM]
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signums.append(signal.SIGINT)  # not where a shell's background job ignores it
+        previous = {signum: signal.signal(signum, _interrupt) for signum in signums}
         try:
             return super().invoke(ctx)
         except PipelineError as error:
@@ -50,11 +56,29 @@ class Command(click.Command):
         except KeyboardInterrupt:
             raise _Interrupted(signal.SIGINT) from None
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
-def _terminate(signum, frame):
-    raise Terminated()
+def _interrupt(signum, frame):
+    """Raises the signal's exception, Terminated or KeyboardInterrupt, in the main thread;
+    unless the signal landed in a garbage-collector callback, where Python prints such an
+    exception and drops it, and the stage would go on as if never signalled. JAX registers
+    such a callback, and TensorFlow imports JAX wherever it is installed. There the signal
+    is sent again a moment later, once the callback has returned."""
+    if _in_gc_callback(frame):
+        threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+        return
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _in_gc_callback(frame) -> bool:
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def stage_options(section: str):

@@ -160,3 +160,38 @@ def test_values_from_the_params_file_are_typed_and_the_command_line_wins(tmp_pat
     assert from_file.exit_code == from_line.exit_code == 2
     assert from_file.output.startswith("Error: Invalid value for '--latent-dim': 0 is not in")
     assert from_line.output.startswith("Error: Invalid value for '--epochs': 'ten' is not")
+
+
+def test_a_signal_that_lands_in_a_garbage_collector_callback_still_interrupts():
+    """Python prints and drops an exception raised inside a gc callback; JAX registers one,
+    and TensorFlow imports JAX wherever it is installed. A stage signalled there must
+    still stop, not finish as if never signalled."""
+    import gc
+    import os
+    import signal
+    import time
+
+    import click
+
+    from mnist_vae.cli import Command
+
+    def callback(phase, info):
+        if phase == "start":
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # Python runs the handler here, inside the callback
+
+    @click.command(cls=Command)
+    def stage():
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(callback)
+        time.sleep(10)
+        click.echo("finished")
+
+    result = CliRunner().invoke(stage, [])
+
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "interrupted by SIGTERM" in result.output
+    assert "finished" not in result.output

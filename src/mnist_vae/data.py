@@ -96,14 +96,15 @@ def loop_inputs(train: Split, val: Split, binarize: str, labels: bool, seed: int
     validation images as the model sees them and theirs; the digits are None unless
     ``labels``."""
     stored = "none" if binarize == "dynamic" else binarize
-    digits = (
-        (train.labels.astype(np.int32), val.labels.astype(np.int32)) if labels else (None, None)
-    )
+
+    def digits(split: Split) -> np.ndarray | None:
+        return split.labels.astype(np.int32) if labels else None
+
     return (
         as_inputs(train.images, stored, seed),
-        digits[0],
+        digits(train),
         validation_inputs(val, binarize, seed),
-        digits[1],
+        digits(val),
     )
 
 

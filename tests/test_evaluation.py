@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_vae import data, evaluation, training
@@ -48,6 +49,20 @@ def test_iw_estimate_does_not_depend_on_how_images_are_batched(trained):
     large, _ = evaluation.score(vae, x[:30], k=50, batch_size=5000, seed=3)
 
     assert small["iw_nll"].mean() == pytest.approx(large["iw_nll"].mean(), abs=0.5)
+
+
+def test_scores_come_back_in_the_images_order_and_the_same_on_every_run(trained):
+    vae, x = trained
+    x = x[:12]  # one image a chunk, so that several chunks are scored at once
+
+    rows, z_mean = evaluation.score(vae, x, k=20, batch_size=20, seed=4)
+    again, _ = evaluation.score(vae, x, k=20, batch_size=20, seed=4)
+
+    encoded = keras.ops.convert_to_numpy(vae.encode(x)["z_mean"])
+    np.testing.assert_allclose(z_mean, encoded, rtol=1e-5, atol=1e-6)
+    pd.testing.assert_frame_equal(rows, again, check_exact=True)
+    first, _ = evaluation.score(vae, x[:1], k=20, batch_size=20, seed=4)
+    pd.testing.assert_frame_equal(rows[:1], first, check_exact=True)
 
 
 def test_units_the_encoder_ignores_are_inactive(trained):

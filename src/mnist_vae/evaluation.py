@@ -45,21 +45,22 @@ def score(
     step = max(1, batch_size // k)
     chunks = [x[i : i + step] for i in range(0, len(x), step)]
     terms = compiled(functools.partial(_sample_terms, vae))
+    latent_dim = vae.model_config.latent_dim
     calls = (
         functools.partial(_score_chunk, vae, terms, chunk, epsilon)
-        for chunk, epsilon in zip(chunks, _draws(seed, chunks, k, vae), strict=True)
+        for chunk, epsilon in zip(chunks, _draws(seed, chunks, k, latent_dim), strict=True)
     )
     parts = list(_two_at_a_time(calls))
     rows = pd.concat([rows for rows, _ in parts], ignore_index=True)
     return rows, np.concatenate([z_mean for _, z_mean in parts])
 
 
-def _draws(seed: int, chunks: list[np.ndarray], k: int, vae: VAE) -> Iterator[np.ndarray]:
+def _draws(seed: int, chunks: list[np.ndarray], k: int, latent_dim: int) -> Iterator[np.ndarray]:
     """Standard normals for each chunk in turn, from numpy, so that a score does not
     depend on the backend, and in the order they always came."""
     rng = np.random.default_rng(seed)
     for chunk in chunks:
-        yield rng.standard_normal((k, len(chunk), vae.model_config.latent_dim)).astype(np.float32)
+        yield rng.standard_normal((k, len(chunk), latent_dim)).astype(np.float32)
 
 
 def _two_at_a_time(calls: Iterator[Callable]) -> Iterator:

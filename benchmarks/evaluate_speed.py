@@ -84,18 +84,14 @@ def _serial(vae, x, k, batch_size, seed):
     step = max(1, batch_size // k)
     chunks = [x[i : i + step] for i in range(0, len(x), step)]
     terms = compiled(functools.partial(evaluation._sample_terms, vae))
-    rng = np.random.default_rng(seed)
-
-    def draw(chunk):
-        return rng.standard_normal((k, len(chunk), vae.model_config.latent_dim)).astype(np.float32)
-
+    draws = evaluation._draws(seed, chunks, k, vae.model_config.latent_dim)
     rows = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(draw, chunks[0])
+        pending = pool.submit(next, draws)
         for i, chunk in enumerate(chunks):
             epsilon = pending.result()
             if i + 1 < len(chunks):
-                pending = pool.submit(draw, chunks[i + 1])
+                pending = pool.submit(next, draws)
             rows.append(evaluation._score_chunk(vae, terms, chunk, epsilon)[0])
     return pd.concat(rows, ignore_index=True)
 

@@ -71,7 +71,7 @@ def _two_at_a_time(calls: Iterator[Callable]) -> Iterator:
     compiled call, they held one of its two threads back, and the call, whose threads
     split the work in halves, waited for it. With a second call in flight the other
     core always has work. Every chunk goes through the same compiled function as
-    before, so the scores are the same to the last bit. At most four chunks' draws
+    before, so the scores are the same to the last bit. At most three chunks' draws
     are held at a time.
     """
     with ThreadPoolExecutor(max_workers=2) as pool:

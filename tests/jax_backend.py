@@ -5,6 +5,7 @@ test_backends.py runs it in a process of its own, because the backend is chosen 
 is first imported.
 """
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -36,6 +37,8 @@ for loop, model_config in [
 ]:
     config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=2, loop=loop)
     vae = training.build(model_config, config)
+    # XLA reads the flag when JAX starts, and rejects flags it does not know.
+    assert machine.XLA_GPU_DETERMINISM in os.environ["XLA_FLAGS"], config.deterministic
     history = []
     training.fit(vae, config, splits["train"], splits["val"], [lambda _, m: history.append(m)], 0)  # noqa: B023
     x = data.as_inputs(splits["test"].images, model_config.binarize, 0)

@@ -133,7 +133,7 @@ class TrainConfig:
     jit_compile: bool = param(
         "Compile with XLA (the update in TensorFlow's epoch loop; fit's step). JAX always does."
     )
-    deterministic: bool = param("Make TensorFlow's ops deterministic, on GPUs too.")
+    deterministic: bool = param("Make the backend's ops deterministic, on GPUs too.")
     precision: Precision = param(
         "Dtype policy to train under; mixed ones compute the layers in 16 bits; auto: "
         "mixed_bfloat16 on a CPU with AMX, float32 elsewhere."

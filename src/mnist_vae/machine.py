@@ -7,8 +7,13 @@ a rerun on another machine does not show up as a change in review.
 """
 
 import contextlib
+import os
 import resource
 from pathlib import Path
+
+from mnist_vae.errors import PipelineError
+
+XLA_GPU_DETERMINISM = "--xla_gpu_deterministic_ops=true"
 
 
 def device() -> str:
@@ -78,6 +83,34 @@ def resolved_precision(precision: str, flags: frozenset[str] | None = None) -> s
         return "float32"
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+
+
+def make_deterministic() -> None:
+    """Makes the backend's ops repeat bit for bit, on GPUs too, where reductions and
+    autotuned kernels may otherwise differ from run to run.
+
+    TensorFlow takes this at any time. XLA under JAX reads its flags once, when JAX
+    starts its first device, so the flag goes into ``XLA_FLAGS`` before that; a JAX whose
+    GPU started earlier without it cannot be made deterministic, and says so.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if backend == "jax" and XLA_GPU_DETERMINISM not in flags:
+        from jax._src import xla_bridge
+
+        if xla_bridge.backends_are_initialized() and xla_bridge.default_backend() == "gpu":
+            raise PipelineError(
+                f"train.deterministic: JAX started its GPU before XLA_FLAGS held "
+                f"{XLA_GPU_DETERMINISM}; set it in the environment, or deterministic: false"
+            )
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_GPU_DETERMINISM}".strip()
 
 
 def strategy(devices):

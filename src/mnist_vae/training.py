@@ -38,11 +38,9 @@ def build(
         devices: the devices to train on; by default every visible GPU. With more than
             one, the model is mirrored across them.
     """
+    if train_config.deterministic:
+        machine.make_deterministic()
     keras.utils.set_random_seed(train_config.seed)
-    if train_config.deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
     strategy = machine.strategy(devices)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope, model.dtype_policy(machine.resolved_precision(train_config.precision)):

@@ -11,7 +11,6 @@ the preset's training minutes from the medians, without the stage's per-epoch lo
     python benchmarks/preset_speed.py cpu-finetune-iwae-k50 --epochs 4 --rounds 2
 """
 
-import dataclasses
 import itertools
 import json
 import os
@@ -41,19 +40,22 @@ def main(name, epochs, rounds, backends, sets, worker):
     if worker:
         print(json.dumps(_time(json.loads(worker))))
         return
-    from mnist_vae import presets
+    from mnist_vae import machine, presets
 
     changes = presets.changes(name) | dict(_parse(change) for change in sets)
     train = {key[6:]: value for key, value in changes.items() if key.startswith("train.")}
     bounds = _bounds(train)
-    seconds = {(b, bound["objective"]): [] for b in backends.split(",") for bound in bounds}
+    backends = backends.split(",")
+    seconds = {(b, bound["objective"]): [] for b in backends for bound in bounds}
     for _ in range(rounds):
         for bound in bounds:
-            for backend in backends.split(","):
+            for backend in backends:
                 seconds[backend, bound["objective"]].append(
                     _run(name, train, bound, epochs, backend)
                 )
-    print(f"CPU: {_cpu()}; preset {name}; {epochs} epochs a run, the first not timed")
+    flags = ", ".join(machine.speed_flags()) or "none of note"
+    print(f"CPU: {machine.cpu_model()}; flags: {flags}; preset {name}")
+    print(f"{epochs} epochs a run, the first not timed")
     print(
         "| backend | bound | seconds an epoch, each round | median | preset's epochs | minutes |"
     )
@@ -100,24 +102,12 @@ def _time(params: dict) -> float:
     from mnist_vae import data, training
     from mnist_vae.config import ModelConfig, TrainConfig, from_params
 
-    configs = [
-        from_params(
-            cls, **{f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params}
-        )
-        for cls in (ModelConfig, TrainConfig)
-    ]
+    configs = [from_params(cls, **params) for cls in (ModelConfig, TrainConfig)]
     split, val = data.load(DATA / "train.npz"), data.load(DATA / "val.npz")
     vae = training.build(*configs, split)
     stamps = []
     training.fit(vae, configs[1], split, val, [lambda *_: stamps.append(time.perf_counter())], 0)
     return statistics.median(b - a for a, b in itertools.pairwise(stamps))
-
-
-def _cpu() -> str:
-    from mnist_vae import machine
-
-    flags = machine.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}
-    return f"{machine.cpu_model()} ({', '.join(sorted(flags))})"
 
 
 if __name__ == "__main__":

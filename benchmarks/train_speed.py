@@ -70,7 +70,9 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
         return
     from mnist_vae import machine
 
-    print(f"CPU: {machine.cpu_model()}; flags: {', '.join(_cpu_flags()) or 'none of note'}")
+    print(
+        f"CPU: {machine.cpu_model()}; flags: {', '.join(machine.speed_flags()) or 'none of note'}"
+    )
     rows = []
     impls = ("baseline", "project", "pytorch") if with_torch else ("baseline", "project")
     for size in sizes:
@@ -166,13 +168,6 @@ def _fields(overrides: str) -> dict:
     values = {"true": True, "false": False}
     pairs = (item.split("=") for item in overrides.split(",") if item)
     return {key: values.get(value, value) for key, value in pairs}
-
-
-def _cpu_flags() -> list[str]:
-    """The instruction sets that decide a CPU's speed here, as /proc/cpuinfo names them."""
-    flags = set(Path("/proc/cpuinfo").read_text().split("flags")[1].splitlines()[0].split())
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-    return [flag for flag in wanted if flag in flags]
 
 
 def _environment(folder: Path, *packages: str) -> Path:

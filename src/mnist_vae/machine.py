@@ -43,6 +43,13 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(_cpuinfo().get("flags", "").split())
 
 
+def speed_flags() -> list[str]:
+    """Of the instruction sets that decide a CPU's training speed here, those it has: the
+    benchmarks print them beside every figure."""
+    flags = cpu_flags()
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+
+
 def peak_memory_mb() -> float:
     """This process's peak resident memory so far (Linux reports it in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

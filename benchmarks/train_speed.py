@@ -94,7 +94,8 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
 @click.option("--epochs", type=int, required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--set", "overrides", default="", help="TrainConfig fields: a=1,b=x.")
-def run(impl, size, hidden_layers, epochs, data_dir, overrides):
+@click.option("--profile", type=click.Path(path_type=Path), help="Trace epoch 2 into this folder.")
+def run(impl, size, hidden_layers, epochs, data_dir, overrides, profile):
     """One measurement, printed as JSON (the parent process calls this)."""
     import keras
     import numpy as np
@@ -127,6 +128,8 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides):
     ends = [time.perf_counter()]
     if impl == "project":
         mark = [lambda epoch, metrics: ends.append(time.perf_counter())]
+        if profile:
+            mark.append(_profiler(profile))
         training.fit(vae, config, splits["train"], splits["val"], mark, verbose=0)
     else:
         sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -162,6 +165,21 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides):
         "peak_rss_mb": machine.peak_memory_mb(),
     }
     print(json.dumps(result))
+
+
+def _profiler(folder: Path):
+    """An epoch-end hook that traces the second epoch with TensorFlow's profiler: the first
+    traces and compiles, the second is the steady state the table reports."""
+    import tensorflow as tf
+
+    def hook(epoch, metrics):
+        if epoch == 1:
+            options = tf.profiler.experimental.ProfilerOptions(host_tracer_level=2)
+            tf.profiler.experimental.start(str(folder), options=options)
+        elif epoch == 2:
+            tf.profiler.experimental.stop()
+
+    return hook
 
 
 def _fields(overrides: str) -> dict:

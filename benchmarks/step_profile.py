@@ -1,0 +1,176 @@
+"""Where a training step's time goes, op by op: TensorFlow's profiler on one steady-state
+epoch of the project's train step, its wall time split by what ran.
+
+``benchmarks/train_speed.py run --profile`` traces the second epoch (the first traces and
+compiles). The executor's two threads record every op they run; an op's own time is its
+span less the spans nested in it. Each instant of the epoch goes to the op kind running
+then, split in two when both threads ran one, so the rows add up to the wall time. The
+XLA-compiled optimizer update is one async op, whose fusions count as one kind; the
+executor's own work between ops is a kind too. The profiler slows the epoch: both times
+are printed.
+
+    python benchmarks/step_profile.py                       # params.yaml's 784-512-512-20
+    python benchmarks/step_profile.py --hidden-layers 1     # the issue's 784-512-20
+"""
+
+import collections
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_EXAMPLES = 55_000
+PRODUCTS = {"_MklMatMul", "_MklNativeFusedMatMul", "_MklFusedMatMul", "MatMul"}
+EXECUTOR = "ExecutorState::Process"
+XLA = "ExecutorState::ProcessAsync"
+PRODUCTS_KIND = "matrix products (oneDNN)"
+
+
+@click.command()
+@click.option("--size", default="20x512x128", help="latent x hidden x batch.")
+@click.option("--hidden-layers", type=click.IntRange(min=1), default=2, help="Per MLP.")
+@click.option("--epochs", type=click.IntRange(min=3), default=4, help="Epochs; the 2nd is traced.")
+@click.option("--set", "overrides", default="", help="TrainConfig fields: a=1,b=x.")
+@click.option("--rows", type=click.IntRange(min=1), default=12, help="Op kinds listed apart.")
+def main(size, hidden_layers, epochs, overrides, rows):
+    from matmul_limit import step_flops
+
+    from mnist_vae import machine
+
+    latent, hidden, batch = (int(value) for value in size.split("x"))
+    steps = math.ceil(TRAIN_EXAMPLES / batch)
+    with tempfile.TemporaryDirectory() as folder:
+        result = _run(size, hidden_layers, epochs, overrides, Path(folder))
+        plane = _host_plane(Path(folder))
+    windows = _function_windows(plane)
+    kinds = _wall_time(plane, windows)
+    traced_ms = sum(end - start for start, end in windows.values()) / 1e9
+    plain_ms = 1000 * TRAIN_EXAMPLES / result["examples_per_second"]
+    print(f"CPU: {machine.cpu_model()}; flags: {', '.join(machine.speed_flags())}")
+    print(f"{size}, {hidden_layers} hidden layer(s) per MLP, {overrides or 'defaults'}")
+    print(
+        f"epoch: {plain_ms / steps:.3f} ms a step untraced (median epoch), "
+        f"{traced_ms / steps:.3f} traced; {steps} steps, validation included"
+    )
+    print("| where | ms a step | share |")
+    print("| --- | ---: | ---: |")
+    listed = kinds.most_common(rows)
+    rest = sum(kinds.values()) - sum(value for _, value in listed)
+    for name, value in [*listed, ("other ops", rest)]:
+        print(f"| {name} | {value / 1e9 / steps:.3f} | {value / sum(kinds.values()):.1%} |")
+    flops = batch * step_flops(hidden, hidden_layers, latent)
+    product_ms = kinds[PRODUCTS_KIND] / 1e9 / steps
+    print(f"matrix products: {flops / product_ms / 1e6:.0f} GFLOP/s while they run (traced)")
+
+
+def _run(size, hidden_layers, epochs, overrides, folder: Path) -> dict:
+    command = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "run"]
+    command += ["--impl", "project", "--size", size, "--hidden-layers", str(hidden_layers)]
+    command += ["--epochs", str(epochs), "--set", overrides, "--profile", str(folder)]
+    command += ["--data-dir", str(ROOT / "data" / "prepared")]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _host_plane(folder: Path):
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    (path,) = folder.glob("plugins/profile/*/*.xplane.pb")
+    space.ParseFromString(path.read_bytes())
+    return next(plane for plane in space.planes if plane.name == "/host:CPU")
+
+
+def _spans(plane, line):
+    """(start, end, name) of each event on ``line``, in picoseconds from one origin."""
+    origin = line.timestamp_ns * 1000
+    for event in line.events:
+        start = origin + event.offset_ps
+        yield start, start + event.duration_ps, plane.event_metadata[event.metadata_id].name
+
+
+def _function_windows(plane) -> dict[str, tuple[int, int]]:
+    """When the traced epoch's training loop and its validation pass ran, on Python's thread."""
+    (python,) = (line for line in plane.lines if line.name == "python")
+    return {
+        name: (start, end)
+        for start, end, name in _spans(plane, python)
+        if name in ("_epoch", "_validation")
+    }
+
+
+def _wall_time(plane, windows) -> collections.Counter:
+    """Picoseconds of the traced epoch's wall time, by what the executor's threads ran:
+    an instant when both ran something is split between the two; one when neither did is
+    idle (the host between the training loop and the validation pass, or launching them)."""
+    changes = []
+    threads = [line for line in plane.lines if line.name.startswith("tf_Compute")]
+    for thread, line in enumerate(threads):
+        spans = sorted(_spans(plane, line), key=lambda span: (span[0], -span[1]))
+        for start, end, kind in _segments(spans, windows["_validation"][0]):
+            if end > start:
+                changes += [(start, thread, kind), (end, thread, None)]
+    changes.sort(key=lambda change: (change[0], change[2] is not None))
+    wall = collections.Counter()
+    for start, end in windows.values():
+        running, last = {}, start
+        for time, thread, kind in changes:
+            if time > last and last < end:
+                _share(wall, running, min(time, end) - last)
+                last = time
+            if kind is None:
+                running.pop(thread, None)
+            else:
+                running[thread] = kind
+        if last < end:
+            _share(wall, running, end - last)
+    return wall
+
+
+def _share(wall, running, duration) -> None:
+    kinds = list(running.values()) or ["idle: neither executor thread running"]
+    for kind in kinds:
+        wall[kind] += duration / len(kinds)
+
+
+def _segments(spans, validation_start):
+    """Each span's own stretches of time (the parts no nested span covers), with its kind."""
+    stack, cursor = [], None
+    for start, end, name in spans:
+        while stack and stack[-1][0] <= start:
+            top_end, kind = stack.pop()
+            yield cursor, top_end, kind
+            cursor = top_end
+        parent = stack[-1][1] if stack else None
+        if parent:
+            yield cursor, start, parent
+        stack.append((end, _kind(name, parent, validation_start <= start)))
+        cursor = start
+    while stack:
+        top_end, kind = stack.pop()
+        yield cursor, top_end, kind
+        cursor = top_end
+
+
+def _kind(name: str, parent: str | None, in_validation: bool) -> str:
+    if in_validation:
+        return "validation pass (all its ops)"
+    if parent and parent.startswith("optimizer"):
+        return parent
+    if name.startswith(XLA):
+        return "optimizer update (Adam, one XLA program)"
+    if name == EXECUTOR:
+        return "executor, between ops"
+    if ":" in name and "::" not in name:
+        op = name.rsplit(":", 1)[1]
+        return PRODUCTS_KIND if op in PRODUCTS else op
+    return parent or name
+
+
+if __name__ == "__main__":
+    main()

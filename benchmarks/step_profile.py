@@ -14,21 +14,19 @@ are printed.
 """
 
 import collections
-import json
 import math
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import click
 
-ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 TRAIN_EXAMPLES = 55_000
 PRODUCTS = {"_MklMatMul", "_MklNativeFusedMatMul", "_MklFusedMatMul", "MatMul"}
 EXECUTOR = "ExecutorState::Process"
 XLA = "ExecutorState::ProcessAsync"
 PRODUCTS_KIND = "matrix products (oneDNN)"
+UPDATE_KIND = "optimizer update (Adam, one XLA program)"
 
 
 @click.command()
@@ -39,13 +37,16 @@ PRODUCTS_KIND = "matrix products (oneDNN)"
 @click.option("--rows", type=click.IntRange(min=1), default=12, help="Op kinds listed apart.")
 def main(size, hidden_layers, epochs, overrides, rows):
     from matmul_limit import step_flops
+    from train_speed import measure
 
     from mnist_vae import machine
 
     latent, hidden, batch = (int(value) for value in size.split("x"))
     steps = math.ceil(TRAIN_EXAMPLES / batch)
     with tempfile.TemporaryDirectory() as folder:
-        result = _run(size, hidden_layers, epochs, overrides, Path(folder))
+        result = measure(
+            "project", size, hidden_layers, epochs, DATA, overrides, profile=Path(folder)
+        )
         plane = _host_plane(Path(folder))
     windows = _function_windows(plane)
     kinds = _wall_time(plane, windows)
@@ -66,15 +67,6 @@ def main(size, hidden_layers, epochs, overrides, rows):
     flops = batch * step_flops(hidden, hidden_layers, latent)
     product_ms = kinds[PRODUCTS_KIND] / 1e9 / steps
     print(f"matrix products: {flops / product_ms / 1e6:.0f} GFLOP/s while they run (traced)")
-
-
-def _run(size, hidden_layers, epochs, overrides, folder: Path) -> dict:
-    command = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "run"]
-    command += ["--impl", "project", "--size", size, "--hidden-layers", str(hidden_layers)]
-    command += ["--epochs", str(epochs), "--set", overrides, "--profile", str(folder)]
-    command += ["--data-dir", str(ROOT / "data" / "prepared")]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def _host_plane(folder: Path):
@@ -105,9 +97,9 @@ def _function_windows(plane) -> dict[str, tuple[int, int]]:
 
 
 def _wall_time(plane, windows) -> collections.Counter:
-    """Picoseconds of the traced epoch's wall time, by what the executor's threads ran:
-    an instant when both ran something is split between the two; one when neither did is
-    idle (the host between the training loop and the validation pass, or launching them)."""
+    """Picoseconds of the traced training loop's and validation pass's wall time, by what
+    the executor's threads ran: an instant when both ran something is split between the
+    two; one when neither did is idle."""
     changes = []
     threads = [line for line in plane.lines if line.name.startswith("tf_Compute")]
     for thread, line in enumerate(threads):
@@ -160,10 +152,8 @@ def _segments(spans, validation_start):
 def _kind(name: str, parent: str | None, in_validation: bool) -> str:
     if in_validation:
         return "validation pass (all its ops)"
-    if parent and parent.startswith("optimizer"):
-        return parent
-    if name.startswith(XLA):
-        return "optimizer update (Adam, one XLA program)"
+    if parent == UPDATE_KIND or name.startswith(XLA):
+        return UPDATE_KIND
     if name == EXECUTOR:
         return "executor, between ops"
     if ":" in name and "::" not in name:

@@ -78,11 +78,11 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
     for size in sizes:
         for pair in range(repeats):
             for impl in impls:
-                row = _measure(impl, size, hidden_layers, epochs, data_dir)
+                row = measure(impl, size, hidden_layers, epochs, data_dir)
                 rows.append({**row, "pair": pair})
     chosen = {**LEVERS, **(JAX_LEVERS if with_jax else {})} if levers else {}
     for name, (overrides, env) in chosen.items():
-        row = _measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides, env)
+        row = measure("project", sizes[0], hidden_layers, epochs, data_dir, overrides, env)
         rows.append({**row, "impl": name, "pair": None})
     print(_table(rows))
 
@@ -198,12 +198,15 @@ def _environment(folder: Path, *packages: str) -> Path:
     return python
 
 
-def _measure(impl, size, layers, epochs, data_dir, overrides="", env=None) -> dict:
+def measure(impl, size, layers, epochs, data_dir, overrides="", env=None, profile=None) -> dict:
+    """One run of ``impl`` in a process of its own, its JSON result; ``profile``: a folder
+    to trace the project's second epoch into (``benchmarks/step_profile.py``)."""
     if impl == "pytorch":
         python = _environment(TORCH_VENV, TORCH, "numpy")
         command = [str(python), str(ROOT / "benchmarks" / "torch_peer.py")]
     else:
         command = [sys.executable, __file__, "run", "--impl", impl, "--set", overrides]
+        command += ["--profile", str(profile)] if profile else []
     command += ["--size", size, "--hidden-layers", str(layers)]
     command += ["--epochs", str(epochs), "--data-dir", str(data_dir)]
     environment = {**os.environ, **(env or {})}

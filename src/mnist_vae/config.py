@@ -131,7 +131,8 @@ class TrainConfig:
         "Epochs between checkpoints, which a rerun with the same settings resumes from.", min=1
     )
     jit_compile: bool = param(
-        "Compile with XLA (the update in TensorFlow's epoch loop; fit's step). JAX always does."
+        "Compile with XLA: TensorFlow's epoch loop, its steps and validation, or fit's step. "
+        "XLA draws other noise than TensorFlow's kernels. JAX always compiles."
     )
     deterministic: bool = param("Make the backend's ops deterministic, on GPUs too.")
     precision: Precision = param(

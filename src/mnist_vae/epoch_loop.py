@@ -1,10 +1,12 @@
-"""The compiled epoch loop (TensorFlow): one function call per epoch.
+"""The compiled epoch loop (TensorFlow): an epoch in a few compiled calls.
 
-The training set lives in a tensor on the device; each epoch shuffles it in the graph and
-steps through it in a ``tf.range`` loop, so no Python runs and no data crosses from the
-host between steps. The optimizer's update, a chain of small elementwise ops per weight,
-is fused by XLA when ``jit_compile`` is on: on a CPU that is where XLA pays, while XLA's
-own matrix products are slower there than oneDNN's (see docs/performance.md).
+The training set lives in a tensor on the device; each epoch shuffles it there and steps
+through it in a ``tf.range`` loop, so no Python runs and no data crosses from the host
+between steps. With ``jit_compile`` XLA compiles that loop whole, as ``jax.jit`` does on
+JAX: the matrix products, the elementwise ops and Adam's update of every step in one
+program, with no executor between ops. On a CPU that is faster than oneDNN's kernels
+with XLA on the update alone (docs/performance.md). XLA needs static shapes, so a short
+last batch runs in a call of its own, and the shuffle, which XLA cannot compile, apart.
 """
 
 import time
@@ -29,9 +31,8 @@ class EpochLoop:
             None if array is None else tf.constant(array) for array in arrays
         )
         vae.optimizer.build(vae.trainable_variables)
-        self._train_epoch = tf.function(self._epoch)
-        self._validate = tf.function(self._validation)
-        self._apply = tf.function(self._update, jit_compile=train_config.jit_compile)
+        self._steps = tf.function(self._batches, jit_compile=train_config.jit_compile)
+        self._validate = tf.function(self._validation, jit_compile=train_config.jit_compile)
 
     def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
         for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
@@ -52,39 +53,47 @@ class EpochLoop:
         loss = float(function(*args))
         return {"loss": loss, **{t.name: float(t.result()) for t in self.vae.term_trackers}}
 
-    def _epoch(self, seed):
-        n = tf.shape(self.x)[0]
-        batch = self.train_config.batch_size
+    def _train_epoch(self, seed):
+        n, batch = int(self.x.shape[0]), self.train_config.batch_size
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
+        full = n // batch * batch
+        total = self._steps(order[:full], seed, 0) if full else 0.0
+        if full < n:
+            total += self._steps(order[full:], seed, n // batch)
+        return total / n
+
+    def _batches(self, rows, seed, first: int):
+        """The steps over ``rows``, in batches of one size; ``first``: the first batch's
+        index in the epoch, which with ``seed`` picks its binarization."""
+        batch = min(self.train_config.batch_size, int(rows.shape[0]))
         total = tf.constant(0.0)
-        for i in tf.range((n + batch - 1) // batch):
-            rows = order[i * batch : (i + 1) * batch]
-            x = tf.gather(self.x, rows)
+        for i in tf.range(rows.shape[0] // batch):
+            take = tf.slice(rows, [i * batch], [batch])
+            x = tf.gather(self.x, take)
             if self.dynamic:
-                step_seed = tf.random.experimental.stateless_fold_in(seed, i)
+                step_seed = tf.random.experimental.stateless_fold_in(seed, first + i)
                 x = tf.cast(tf.random.stateless_uniform(tf.shape(x), step_seed) < x, x.dtype)
-            y = None if self.y is None else tf.gather(self.y, rows)
-            total += self._step(x, y) * tf.cast(tf.shape(rows)[0], tf.float32)
-        return total / tf.cast(n, tf.float32)
+            y = None if self.y is None else tf.gather(self.y, take)
+            total += self._step(x, y) * batch
+        return total
 
     def _step(self, x, y):
         with tf.GradientTape() as tape:
             outputs = self.vae(x, training=True)
             loss = self.vae.compute_loss(x, y, outputs)
             scaled = self.vae.optimizer.scale_loss(loss)
-        self._apply(tape.gradient(scaled, self.vae.trainable_variables))
+        gradients = tape.gradient(scaled, self.vae.trainable_variables)
+        self.vae.optimizer.apply(gradients, self.vae.trainable_variables)
         return loss
 
-    def _update(self, gradients):
-        self.vae.optimizer.apply(gradients, self.vae.trainable_variables)
-
     def _validation(self):
-        n = tf.shape(self.val_x)[0]
+        """The validation loss, in slices of VALIDATION_BATCH: static, as XLA needs."""
+        n = int(self.val_x.shape[0])
         total = tf.constant(0.0)
-        for i in tf.range((n + VALIDATION_BATCH - 1) // VALIDATION_BATCH):
-            rows = slice(i * VALIDATION_BATCH, (i + 1) * VALIDATION_BATCH)
+        for start in range(0, n, VALIDATION_BATCH):
+            rows = slice(start, start + VALIDATION_BATCH)
             x = self.val_x[rows]
             y = None if self.val_y is None else self.val_y[rows]
             loss = self.vae.compute_loss(x, y, self.vae(x, training=False), training=False)
-            total += loss * tf.cast(tf.shape(x)[0], tf.float32)
-        return total / tf.cast(n, tf.float32)
+            total += loss * int(x.shape[0])
+        return total / n

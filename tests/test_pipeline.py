@@ -92,6 +92,7 @@ def test_dvc_repro_end_to_end(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     _check_seed_band(repo)
+    _check_review_of_no_param_change(repo)
     _check_review_of_a_seed_change(repo)
     _check_experiment(repo)
     _check_failures_record_nothing(repo)
@@ -129,6 +130,18 @@ def _verdicts(report: str) -> dict[str, str]:
         for cells in rows
         if len(cells) == 7 and cells[0].strip().startswith("test.")
     }
+
+
+def _check_review_of_no_param_change(repo: Path) -> None:
+    """A change of code alone changes no param: the workspace as committed, reviewed."""
+    run(repo, "mnist-vae", "review", "--output", "review/same.md")
+
+    report = (repo / "review" / "same.md").read_text()
+    params = report.split("## Params")[1].split("## Images")[0]
+    assert params.strip().splitlines()[2:] == [], params
+    verdicts = _verdicts(report)
+    assert set(verdicts) == {f"test.{k}" for k in SCORES}
+    assert set(verdicts.values()) <= {"within noise", "not judged"}, verdicts
 
 
 def _check_review_of_a_seed_change(repo: Path) -> None:

@@ -48,7 +48,8 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
 
     repo = Repo(".")
     target = rev or "workspace"
-    metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True)["diff"]
+    # DVC's diffs leave out "diff" when nothing changed: a code change keeps the params.
+    metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True).get("diff", {})
     band_text = _read(paths.seed_band, baseline)
     band = None
     if band_text is not None:
@@ -62,7 +63,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         "tests": judged(metrics.pop(paths.test_metrics, {}), band, pairs),
         "band": band,
         "metrics": metrics,
-        "params": repo.params.diff(a_rev=baseline, b_rev=target)["diff"],
+        "params": repo.params.diff(a_rev=baseline, b_rev=target).get("diff", {}),
         "images": _images(folder, sides, paths.images),
         "runs": [],
         "machine": [],

@@ -4,10 +4,11 @@
 The project's train step runs under ``benchmarks/train_speed.py run`` twice: plain, for
 the steady-state time per step, and with ONEDNN_VERBOSE=1, whose exec lines give each
 oneDNN primitive's time. Only the training batch's products are counted; what oneDNN
-does not account for is the rest: validation, XLA's fused elementwise work, the
-optimizer's update, the loop.
+does not account for is the rest: validation, the elementwise ops, the optimizer's
+update, the loop. oneDNN runs the products only without XLA, so ``jit_compile=false``
+is the default here; under XLA its own dots run them (``benchmarks/step_profile.py``).
 
-    python benchmarks/onednn_account.py --size 20x512x128 --set precision=float32
+    python benchmarks/onednn_account.py --size 20x512x128 --set jit_compile=false
 """
 
 import collections
@@ -28,7 +29,9 @@ TRAIN_EXAMPLES = 55_000
 @click.option("--size", default="20x512x128", help="latent x hidden x batch.")
 @click.option("--hidden-layers", type=click.IntRange(min=1), default=1, help="Per MLP.")
 @click.option("--epochs", type=click.IntRange(min=2), default=3, help="Epochs per run.")
-@click.option("--set", "overrides", default="", help="TrainConfig fields: a=1,b=x.")
+@click.option(
+    "--set", "overrides", default="jit_compile=false", help="TrainConfig fields: a=1,b=x."
+)
 def main(size, hidden_layers, epochs, overrides):
     from mnist_vae import machine
 

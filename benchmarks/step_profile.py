@@ -2,19 +2,23 @@
 epoch of the project's train step, its wall time split by what ran.
 
 ``benchmarks/train_speed.py run --profile`` traces the second epoch (the first traces and
-compiles). The executor's two threads record every op they run; an op's own time is its
-span less the spans nested in it. Each instant of the epoch goes to the op kind running
-then, split in two when both threads ran one, so the rows add up to the wall time. The
-XLA-compiled optimizer update is one async op, whose fusions count as one kind; the
-executor's own work between ops is a kind too. The profiler slows the epoch: both times
-are printed.
+compiles). Under XLA (``jit_compile``, the default) each thunk of the compiled program is
+traced (``--xla_cpu_enable_xprof_traceme``) and named by the HLO instruction it runs; the
+optimized HLO, dumped beside the trace, says which op of the step each came from: a
+matrix product, Adam's update, the backward or the forward pass, the noise's draws.
+Without XLA the executor's threads record every TensorFlow op they run. An op's own
+time is its span less the spans nested in it. Each instant of the epoch goes to the kind
+running then, split when both threads ran one, so the rows add up to the wall time. The
+profiler slows the epoch: both times are printed.
 
     python benchmarks/step_profile.py                       # params.yaml's 784-512-512-20
     python benchmarks/step_profile.py --hidden-layers 1     # the issue's 784-512-20
+    python benchmarks/step_profile.py --set jit_compile=false   # oneDNN's kernels
 """
 
 import collections
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,9 +28,16 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 TRAIN_EXAMPLES = 55_000
 PRODUCTS = {"_MklMatMul", "_MklNativeFusedMatMul", "_MklFusedMatMul", "MatMul"}
 EXECUTOR = "ExecutorState::Process"
-XLA = "ExecutorState::ProcessAsync"
-PRODUCTS_KIND = "matrix products (oneDNN)"
-UPDATE_KIND = "optimizer update (Adam, one XLA program)"
+XLA_RUNTIME = {"ThunkExecutor::Execute", "SlinkyThreadPool::Await"}
+PRODUCTS_KIND = "matrix products"
+# What an XLA instruction's op_name says of the op it came from, first match wins.
+XLA_KINDS = (
+    ("/adam/", "Adam's update (XLA fusions)"),
+    ("gradient_tape/", "backward pass, elementwise (XLA fusions)"),
+    ("/sampling", "the noise's draws (XLA fusions)"),
+    ("", "forward pass and loss, elementwise (XLA fusions)"),
+)
+HLO_INSTRUCTION = re.compile(r'^\s*(?:ROOT )?%(\S+) = \S+ ([a-z-]+)\(.*op_name="([^"]*)"')
 
 
 @click.command()
@@ -44,13 +55,16 @@ def main(size, hidden_layers, epochs, overrides, rows):
     latent, hidden, batch = (int(value) for value in size.split("x"))
     steps = math.ceil(TRAIN_EXAMPLES / batch)
     with tempfile.TemporaryDirectory() as folder:
+        hlo = Path(folder) / "hlo"
+        xla = {"XLA_FLAGS": f"--xla_cpu_enable_xprof_traceme=true --xla_dump_to={hlo}"}
         result = measure(
-            "project", size, hidden_layers, epochs, DATA, overrides, profile=Path(folder)
+            "project", size, hidden_layers, epochs, DATA, overrides, xla, Path(folder)
         )
         plane = _host_plane(Path(folder))
+        xla_kinds = _xla_kinds(hlo)
     windows = _function_windows(plane)
-    kinds = _wall_time(plane, windows)
-    traced_ms = sum(end - start for start, end in windows.values()) / 1e9
+    kinds = _wall_time(plane, windows, xla_kinds)
+    traced_ms = sum(end - start for start, end, _ in windows) / 1e9
     plain_ms = 1000 * TRAIN_EXAMPLES / result["examples_per_second"]
     print(f"CPU: {machine.cpu_model()}; flags: {', '.join(machine.speed_flags())}")
     print(f"{size}, {hidden_layers} hidden layer(s) per MLP, {overrides or 'defaults'}")
@@ -67,6 +81,21 @@ def main(size, hidden_layers, epochs, overrides, rows):
     flops = batch * step_flops(hidden, hidden_layers, latent)
     product_ms = kinds[PRODUCTS_KIND] / 1e9 / steps
     print(f"matrix products: {flops / product_ms / 1e6:.0f} GFLOP/s while they run (traced)")
+
+
+def _xla_kinds(folder: Path) -> dict[str, str]:
+    """The kind of each instruction of the training step's optimized XLA programs."""
+    kinds = {}
+    for path in folder.glob("*_batches_*after_optimizations.txt"):
+        for line in path.read_text().splitlines():
+            if match := HLO_INSTRUCTION.match(line):
+                name, opcode, op_name = match.groups()
+                kinds[name] = PRODUCTS_KIND if opcode == "dot" else _xla_kind(op_name)
+    return kinds
+
+
+def _xla_kind(op_name: str) -> str:
+    return next(kind for marker, kind in XLA_KINDS if marker in op_name)
 
 
 def _host_plane(folder: Path):
@@ -86,30 +115,28 @@ def _spans(plane, line):
         yield start, start + event.duration_ps, plane.event_metadata[event.metadata_id].name
 
 
-def _function_windows(plane) -> dict[str, tuple[int, int]]:
-    """When the traced epoch's training loop and its validation pass ran, on Python's thread."""
+def _function_windows(plane) -> list[tuple[int, int, str]]:
+    """When the traced epoch's training steps (one call, or two with a short last batch)
+    and its validation pass ran, on Python's thread."""
     (python,) = (line for line in plane.lines if line.name == "python")
-    return {
-        name: (start, end)
-        for start, end, name in _spans(plane, python)
-        if name in ("_epoch", "_validation")
-    }
+    return [span for span in _spans(plane, python) if span[2] in ("_batches", "_validation")]
 
 
-def _wall_time(plane, windows) -> collections.Counter:
-    """Picoseconds of the traced training loop's and validation pass's wall time, by what
-    the executor's threads ran: an instant when both ran something is split between the
-    two; one when neither did is idle."""
+def _wall_time(plane, windows, xla_kinds) -> collections.Counter:
+    """Picoseconds of the traced epoch's wall time, by what the threads that run ops ran
+    (TensorFlow's executor's, or XLA's): an instant when both ran something is split
+    between the two; one when neither did is idle."""
+    validation = next(start for start, _, name in windows if name == "_validation")
     changes = []
-    threads = [line for line in plane.lines if line.name.startswith("tf_Compute")]
+    threads = [line for line in plane.lines if line.name.startswith(("tf_Compute", "tf_numa"))]
     for thread, line in enumerate(threads):
         spans = sorted(_spans(plane, line), key=lambda span: (span[0], -span[1]))
-        for start, end, kind in _segments(spans, windows["_validation"][0]):
+        for start, end, kind in _segments(spans, validation, xla_kinds):
             if end > start:
                 changes += [(start, thread, kind), (end, thread, None)]
     changes.sort(key=lambda change: (change[0], change[2] is not None))
     wall = collections.Counter()
-    for start, end in windows.values():
+    for start, end, _ in windows:
         running, last = {}, start
         for time, thread, kind in changes:
             if time > last and last < end:
@@ -130,7 +157,7 @@ def _share(wall, running, duration) -> None:
         wall[kind] += duration / len(kinds)
 
 
-def _segments(spans, validation_start):
+def _segments(spans, validation_start, xla_kinds):
     """Each span's own stretches of time (the parts no nested span covers), with its kind."""
     stack, cursor = [], None
     for start, end, name in spans:
@@ -141,7 +168,7 @@ def _segments(spans, validation_start):
         parent = stack[-1][1] if stack else None
         if parent:
             yield cursor, start, parent
-        stack.append((end, _kind(name, parent, validation_start <= start)))
+        stack.append((end, _kind(name, parent, validation_start <= start, xla_kinds)))
         cursor = start
     while stack:
         top_end, kind = stack.pop()
@@ -149,11 +176,13 @@ def _segments(spans, validation_start):
         cursor = top_end
 
 
-def _kind(name: str, parent: str | None, in_validation: bool) -> str:
+def _kind(name: str, parent: str | None, in_validation: bool, xla_kinds) -> str:
     if in_validation:
         return "validation pass (all its ops)"
-    if parent == UPDATE_KIND or name.startswith(XLA):
-        return UPDATE_KIND
+    if name in xla_kinds:
+        return xla_kinds[name]
+    if name in XLA_RUNTIME:
+        return "XLA's runtime, between thunks"
     if name == EXECUTOR:
         return "executor, between ops"
     if ":" in name and "::" not in name:

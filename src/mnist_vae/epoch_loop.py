@@ -72,7 +72,8 @@ class EpochLoop:
             x = tf.gather(self.x, take)
             if self.dynamic:
                 step_seed = tf.random.experimental.stateless_fold_in(seed, first + i)
-                x = tf.cast(tf.random.stateless_uniform(tf.shape(x), step_seed) < x, x.dtype)
+                draws = tf.random.stateless_uniform(tf.shape(x), step_seed, alg="philox")
+                x = tf.cast(draws < x, x.dtype)
             y = None if self.y is None else tf.gather(self.y, take)
             total += self._step(x, y) * batch
         return total

@@ -38,9 +38,9 @@ def test_fast_and_plain_paths_give_the_same_loss_on_a_fixed_image(mnist_splits, 
     either loop, which draw their noise per batch.
 
     One image, so that the order each loop shuffles the rows into does not change which
-    image meets which draw of the noise. Both paths compile with XLA or neither: XLA
-    draws the noise with another algorithm than TensorFlow's kernels. (Keras's fit turns
-    XLA off under op determinism, which is moot on a CPU.)
+    image meets which draw of the noise. Both paths compile with XLA or neither: from one
+    seed, XLA draws other numbers than TensorFlow's kernels. (Keras's fit turns XLA off
+    under op determinism, which is moot on a CPU.)
     """
     rows = data.Split(
         np.repeat(mnist_splits["test"].images[:1], 70, axis=0), np.zeros(70, np.uint8)

@@ -131,8 +131,9 @@ class TrainConfig:
         "Epochs between checkpoints, which a rerun with the same settings resumes from.", min=1
     )
     jit_compile: bool = param(
-        "Compile with XLA: TensorFlow's epoch loop, its steps and validation, or fit's step. "
-        "XLA draws other noise than TensorFlow's kernels. JAX always compiles."
+        "Compile with XLA: TensorFlow's epoch loop (its steps and validation), or fit's "
+        "step, which Keras leaves uncompiled under `deterministic`. From one seed XLA draws "
+        "other noise than TensorFlow's kernels. JAX always compiles."
     )
     deterministic: bool = param("Make the backend's ops deterministic, on GPUs too.")
     precision: Precision = param(

@@ -43,9 +43,10 @@ class Sampling(keras.layers.Layer):
 
 def _normal(shape, seed_generator):
     """``keras.random.normal``, with TensorFlow's algorithm named. Keras leaves it to
-    "auto_select", which TensorFlow's kernels and XLA both resolve to Philox, draw for
-    draw; but XLA compiles the unnamed choice into a path several times slower: 525
-    against 71 us for 128 x 20 draws (docs/performance.md)."""
+    "auto_select", which is Philox, draw for draw, in TensorFlow's kernels and under XLA
+    alike (though the two derive other numbers from one seed), so naming it changes no
+    draw; but XLA compiles the unnamed choice into a path 7x slower: 525 against 71 us
+    for 128 x 20 draws (docs/performance.md)."""
     if keras.backend.backend() != "tensorflow":
         return keras.random.normal(shape, seed=seed_generator)
     import tensorflow as tf

@@ -152,7 +152,7 @@ def _wall_time(plane, windows, xla_kinds) -> collections.Counter:
 
 
 def _share(wall, running, duration) -> None:
-    kinds = list(running.values()) or ["idle: neither executor thread running"]
+    kinds = list(running.values()) or ["idle: neither thread running an op"]
     for kind in kinds:
         wall[kind] += duration / len(kinds)
 

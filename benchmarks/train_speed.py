@@ -31,15 +31,16 @@ TORCH = "torch==2.13.0"
 TORCH_VENV = ROOT / ".torch-venv"
 PEERS = ("baseline", "pytorch")
 # One lever changed at a time from the default (params.yaml's train section, float32),
-# as (TrainConfig changes, environment): the compiled epoch loop, XLA over it, bf16,
-# deterministic ops, TensorFlow's thread pools. Keras's fit turns XLA off under op
+# as (TrainConfig changes, environment): the compiled epoch loop, XLA over it, bf16 with
+# and without XLA, deterministic ops, TensorFlow's thread pools. Keras's fit turns XLA off under op
 # determinism, so its XLA row turns determinism off.
 LEVERS = {
     "Keras fit (per-step Python)": ("loop=fit,jit_compile=false", {}),
     "Keras fit + XLA": ("loop=fit,jit_compile=true,deterministic=false", {}),
     "epoch loop, no XLA": ("jit_compile=false", {}),
     "default": ("", {}),
-    "precision auto (bf16 where AMX)": ("precision=auto", {}),
+    "bf16 (mixed_bfloat16)": ("precision=mixed_bfloat16", {}),
+    "bf16, no XLA (auto on AMX)": ("precision=mixed_bfloat16,jit_compile=false", {}),
     "ops not deterministic": ("deterministic=false", {}),
     "one inter-op thread": ("", {"TF_NUM_INTEROP_THREADS": "1"}),
     "one intra-op thread": ("", {"TF_NUM_INTRAOP_THREADS": "1"}),

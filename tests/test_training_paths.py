@@ -118,11 +118,12 @@ def test_mixed_precision_computes_in_16_bits_and_scores_in_32(small, mnist_split
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
 
 
-def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_and_float32_elsewhere():
+def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_without_xla_and_float32_elsewhere():
     amx = frozenset({"avx512f", "avx512_bf16", "amx_bf16"})
     no_amx = frozenset({"avx512f", "avx512_bf16"})
 
-    assert machine.resolved_precision("auto", amx) == "mixed_bfloat16"
-    assert machine.resolved_precision("auto", no_amx) == "float32"
-    assert machine.resolved_precision("mixed_float16", amx) == "mixed_float16"
-    assert machine.resolved_precision("float32", amx) == "float32"
+    assert machine.resolved_precision("auto", xla=False, flags=amx) == "mixed_bfloat16"
+    assert machine.resolved_precision("auto", xla=True, flags=amx) == "float32"
+    assert machine.resolved_precision("auto", xla=False, flags=no_amx) == "float32"
+    assert machine.resolved_precision("mixed_float16", xla=True, flags=amx) == "mixed_float16"
+    assert machine.resolved_precision("float32", xla=False, flags=amx) == "float32"

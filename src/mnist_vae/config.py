@@ -124,7 +124,7 @@ class TrainConfig:
     epochs: int = param("Passes over the training set.", min=1)
     seed: int = param("Seeds the weights, the shuffling, the binarization and the noise.", min=0)
     loop: Loop = param(
-        "epoch: each epoch one compiled call (TensorFlow, or JAX), the data on the device; "
+        "epoch: each whole epoch compiled (TensorFlow, or JAX), the data on the device; "
         "fit: Keras's fit, for every backend and tf.distribute (taken whenever epoch can't be)."
     )
     checkpoint_every: int = param(
@@ -138,7 +138,8 @@ class TrainConfig:
     deterministic: bool = param("Make the backend's ops deterministic, on GPUs too.")
     precision: Precision = param(
         "Dtype policy to train under; mixed ones compute the layers in 16 bits; auto: "
-        "mixed_bfloat16 on a CPU with AMX, float32 elsewhere."
+        "mixed_bfloat16 on a CPU with AMX when jit_compile is off (under XLA bf16 is "
+        "slower there), float32 elsewhere."
     )
 
 

@@ -67,26 +67,29 @@ def _cpuinfo() -> dict[str, str]:
     return entries
 
 
-def resolved_precision(precision: str, flags: frozenset[str] | None = None) -> str:
+def resolved_precision(precision: str, xla: bool, flags: frozenset[str] | None = None) -> str:
     """The dtype policy ``precision`` names; ``auto`` is ``mixed_bfloat16`` where
-    TensorFlow trains on a CPU with AMX and ``float32`` elsewhere.
+    TensorFlow trains on a CPU with AMX without XLA, and ``float32`` elsewhere.
 
-    On AMX, oneDNN runs the bf16 products at twice float32's speed; without AMX a CPU's
-    bf16 products gain nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's
-    float32 products already run on its tensor cores (TF32), so there ``auto`` keeps
-    float32. bf16's cost in test -ELBO is within the seed band (docs/model-and-metrics.md,
-    reproducible numbers), but it makes the default config's arithmetic depend on the
-    CPU, so neither it nor ``auto`` is the default.
+    On AMX, oneDNN runs the bf16 products at twice float32's speed, but XLA's bf16 path
+    does not pay: under XLA, bf16 is 16-17% slower than float32 on the same AMX CPU
+    (docs/performance.md), so ``auto`` follows XLA. Without AMX a CPU's bf16 products gain
+    nothing (slower on an AMD EPYC with AVX512-BF16), and a GPU's float32 products already
+    run on its tensor cores (TF32), so there ``auto`` keeps float32. bf16's cost in test
+    -ELBO is within the seed band (docs/model-and-metrics.md, reproducible numbers), but
+    it makes the default config's arithmetic depend on the CPU, so neither it nor
+    ``auto`` is the default.
 
     Args:
         precision: a ``TrainConfig.precision``.
+        xla: whether XLA compiles the training step's products.
         flags: the CPU's feature flags; by default read from ``/proc/cpuinfo``.
     """
     import keras
 
     if precision != "auto":
         return precision
-    if keras.backend.backend() != "tensorflow" or device() != "tensorflow:CPU":
+    if xla or keras.backend.backend() != "tensorflow" or device() != "tensorflow:CPU":
         return "float32"
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if "amx_bf16" in flags else "float32"

@@ -1,9 +1,9 @@
 """Building and fitting the VAE, as fast as the hardware allows.
 
 Two loops share one model and one loss. The ``epoch`` loop (TensorFlow or JAX, one device)
-runs each whole epoch in one compiled function: the data sits on the device, is shuffled
-there, and no Python runs between steps. ``fit`` is Keras's own loop, for the other
-backends and for several GPUs under ``tf.distribute.MirroredStrategy``.
+compiles each whole epoch: the data sits on the device, is shuffled there, and no Python
+runs between steps. ``fit`` is Keras's own loop, for the other backends and for several
+GPUs under ``tf.distribute.MirroredStrategy``.
 """
 
 import contextlib
@@ -43,7 +43,9 @@ def build(
     keras.utils.set_random_seed(train_config.seed)
     strategy = machine.strategy(devices)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope, model.dtype_policy(machine.resolved_precision(train_config.precision)):
+    # XLA cannot place a step across mirrored replicas' variables.
+    xla = train_config.jit_compile and strategy is None
+    with scope, model.dtype_policy(machine.resolved_precision(train_config.precision, xla)):
         vae = model.build_vae(model_config, seed=train_config.seed)
         if train_config.output_bias == "data_mean":
             _start_output_bias(vae, train)
@@ -54,8 +56,7 @@ def build(
                 beta_2=train_config.adam_beta_2,
                 epsilon=train_config.adam_epsilon,
             ),
-            # XLA cannot place a step across mirrored replicas' variables.
-            jit_compile=train_config.jit_compile and strategy is None,
+            jit_compile=xla,
         )
     return vae
 

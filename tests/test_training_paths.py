@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 from dataclasses import replace
 
 import keras
@@ -69,6 +70,18 @@ def test_fast_and_plain_paths_give_the_same_loss_on_a_fixed_image(mnist_splits, 
     assert set(fast[0]) == set(plain[0])
     for name, value in plain[0].items():
         assert fast[0][name] == pytest.approx(value, rel=1e-5), name
+
+
+@pytest.mark.parametrize(("loop", "refused"), [("epoch", False), ("fit", True)])
+def test_only_fit_under_determinism_reports_xla_refused(loop, refused):
+    """Keras's fit drops XLA under op determinism and warns; the epoch loop compiles with
+    XLA all the same, so its log must not carry that warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        training.build(MODEL, replace(FAST, loop=loop, deterministic=True))
+
+    messages = [str(w.message) for w in caught]
+    assert any("Proceeding with `jit_compile=False`" in m for m in messages) == refused
 
 
 def test_fast_and_plain_paths_train_alike(small, mnist_splits):

@@ -56,7 +56,10 @@ def build(
                 beta_2=train_config.adam_beta_2,
                 epsilon=train_config.adam_epsilon,
             ),
-            jit_compile=xla,
+            # Keras's own XLA serves its fit alone: the epoch loop compiles itself. Keras
+            # refuses XLA under op determinism and warns that it does, which the epoch
+            # loop's log must not say.
+            jit_compile=xla and not uses_epoch_loop(vae, train_config),
         )
     return vae
 

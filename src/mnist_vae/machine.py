@@ -99,9 +99,15 @@ def make_deterministic() -> None:
     """Makes the backend's ops repeat bit for bit, on GPUs too, where reductions and
     autotuned kernels may otherwise differ from run to run.
 
-    TensorFlow takes this at any time. XLA under JAX reads its flags once, when JAX
-    starts its first device, so the flag goes into ``XLA_FLAGS`` before that; a JAX whose
-    GPU started earlier without it cannot be made deterministic, and says so.
+    TensorFlow takes this at any time, for the graphs it optimizes afterwards. Its ops'
+    determinism is not enough there: with grappler's constant folding on, the epoch loop
+    without XLA over a full training set gave other numbers from run to run, in one
+    process and across processes (over a few thousand images it did not show; which fold
+    does it is not found). Without that pass, and with XLA, it repeats; docs/performance.md.
+
+    XLA under JAX reads its flags once, when JAX starts its first device, so the flag goes
+    into ``XLA_FLAGS`` before that; a JAX whose GPU started earlier without it cannot be
+    made deterministic, and says so.
     """
     import keras
 
@@ -110,6 +116,7 @@ def make_deterministic() -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+        tf.config.optimizer.set_experimental_options({"constant_folding": False})
         return
     flags = os.environ.get("XLA_FLAGS", "")
     if backend == "jax" and XLA_GPU_DETERMINISM not in flags:

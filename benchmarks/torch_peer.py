@@ -92,6 +92,7 @@ def main() -> None:
         "size": args.size,
         "precision": f"float32, torch {torch.__version__}, {args.threads} threads",
         "examples_per_second": len(train) / float(np.median(seconds[1:])),
+        "whole_run_examples_per_second": args.epochs * len(train) / float(seconds.sum()),
         "first_epoch_seconds": float(seconds[0]),
         "neg_elbo": score(vae, test),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

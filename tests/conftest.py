@@ -70,12 +70,19 @@ def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def mnist_splits(mnist_dir):
-    """3000 training, 500 validation and 500 test images of real MNIST."""
-    from mnist_vae import data, official
+def mnist_files(mnist_dir):
+    """The official files of real MNIST, read once per test process."""
+    from mnist_vae import official
 
-    files = official.read_official([str(mnist_dir)])
-    return data.split(files, train_size=3000, val_size=500, test_size=500, seed=0)
+    return official.read_official([str(mnist_dir)])
+
+
+@pytest.fixture(scope="session")
+def mnist_splits(mnist_files):
+    """3000 training, 500 validation and 500 test images of real MNIST."""
+    from mnist_vae import data
+
+    return data.split(mnist_files, train_size=3000, val_size=500, test_size=500, seed=0)
 
 
 @pytest.fixture

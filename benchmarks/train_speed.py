@@ -39,8 +39,8 @@ WAYS = {
 }
 # One lever changed at a time from the default (params.yaml's train section, float32),
 # as (TrainConfig changes, environment): the compiled epoch loop, XLA over it, bf16 with
-# and without XLA, deterministic ops, TensorFlow's thread pools. Keras's fit turns XLA off under op
-# determinism, so its XLA row turns determinism off.
+# and without XLA, deterministic ops, TensorFlow's thread pools. Keras's fit turns XLA
+# off under op determinism, so its XLA row turns determinism off.
 LEVERS = {
     "Keras fit (per-step Python)": ("loop=fit,jit_compile=false", {}),
     "Keras fit + XLA": ("loop=fit,jit_compile=true,deterministic=false", {}),

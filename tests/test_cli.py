@@ -1,8 +1,14 @@
 """The stage commands' surface: help, and bad values refused on one line before any work."""
 
+import gc
+import os
+import signal
 import subprocess
 import sys
+import time
+import weakref
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -162,31 +168,50 @@ def test_values_from_the_params_file_are_typed_and_the_command_line_wins(tmp_pat
     assert from_line.output.startswith("Error: Invalid value for '--epochs': 'ten' is not")
 
 
-def test_a_signal_that_lands_in_a_garbage_collector_callback_still_interrupts():
-    """Python prints and drops an exception raised inside a gc callback; JAX registers one,
-    and TensorFlow imports JAX wherever it is installed. A stage signalled there must
-    still stop, not finish as if never signalled."""
-    import gc
-    import os
-    import signal
-    import time
+def _signal_and_spin(*_) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:  # Python code: the handler runs here, not later
+        pass
 
-    import click
 
-    from mnist_vae.cli import Command
-
+def _collect_with_a_gc_callback() -> None:
     def callback(phase, info):
         if phase == "start":
-            os.kill(os.getpid(), signal.SIGTERM)
-            sum(range(1000))  # Python runs the handler here, inside the callback
+            _signal_and_spin()
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def _collect_with_a_weakref_callback() -> None:
+    class Node:
+        pass
+
+    node = Node()
+    node.cycle = node
+    ref = weakref.ref(node, _signal_and_spin)
+    del node
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.parametrize(
+    "collect", [_collect_with_a_gc_callback, _collect_with_a_weakref_callback]
+)
+def test_a_signal_that_lands_where_python_drops_exceptions_still_interrupts(collect):
+    """Python prints and drops an exception raised in a gc callback (JAX registers one, and
+    TensorFlow imports JAX wherever it is installed) or in a weakref callback that a
+    collection runs. A stage signalled there must still stop, not finish as if never
+    signalled."""
+    from mnist_vae.cli import Command
 
     @click.command(cls=Command)
     def stage():
-        gc.callbacks.append(callback)
-        try:
-            gc.collect()
-        finally:
-            gc.callbacks.remove(callback)
+        collect()
         time.sleep(10)
         click.echo("finished")
 

@@ -18,6 +18,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# MLflow 3's job runner (huey consumers polling the store, for GenAI scorers and trace
+# roll-ups the pipeline never submits) off, as the team docs run the server. The venv's
+# programs on PATH: `mlflow models serve --env-manager local` starts `uvicorn` by name.
+SERVER_ENV = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+}
+
+
 class Server:
     """A command serving HTTP on a free loopback port, stopped on exit."""
 
@@ -30,7 +39,7 @@ class Server:
         self.process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **SERVER_ENV, **(env or {})},
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )

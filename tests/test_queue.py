@@ -1,15 +1,20 @@
-"""Every model variant and research preset, queued and run by two DVC queue workers into
-one SQLite store, on the small data, and compared with MLflow.
+"""A sweep queued and run by two DVC queue workers into one SQLite store, on the small
+data, and compared with MLflow.
 
-Presets are queued by ``mnist-vae preset`` with one short epoch, so each one runs end to
-end as a DVC experiment; the variants by ``dvc exp run --queue``. Together they take
-every code path of the model: each likelihood, binarization and objective, the beta-VAE,
-the conditional model, and the paper's schedule and output bias."""
+Every research preset is queued by ``mnist-vae preset`` with one short epoch, and checked
+against the params DVC queued for it. Run end to end are one preset on the IWAE
+bound and two variants, which together take every code path of the model: each
+likelihood, binarization and objective, the beta-VAE, the conditional model, and the
+paper's schedule and output bias. The other presets differ from them only in numbers
+(batch size, k, epochs), which the short run overrides anyway."""
 
 import os
+import re
 import signal
 import subprocess
 import time
+import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import mlflow
@@ -20,31 +25,45 @@ from mnist_vae import presets
 
 pytestmark = pytest.mark.slow
 
+WORKERS = 2
 WORKER_GRACE = 15  # seconds for idle workers to notice `dvc queue stop`
+# A guard against a hang: the sweep takes about 5 minutes on a 2-core AMD EPYC Zen 3 (the
+# slowest CPU measured) with two workers beside another test, so a run on one worker, as
+# DVC sometimes leaves it, still ends well inside.
+QUEUE_TIMEOUT = 1500
 
-# Three variants take every path the presets do not (a diverse pair each, for time).
+# Two variants take every path the preset run does not (a diverse set each, for time).
 VARIANTS = {
-    "static-beta": {"binarize": "static", "beta": 4.0, "activation": "elu", "hidden_layers": 1},
+    "conditional-static-beta": {
+        "conditional": True,
+        "latent_dim": 2,
+        "classification_weight": 2.0,
+        "binarize": "static",
+        "beta": 4.0,
+        "activation": "elu",
+        "hidden_layers": 1,
+    },
     "dynamic-gaussian": {
         "binarize": "dynamic",
         "likelihood": "gaussian",
         "decoder_std": 0.5,
         "activation": "tanh",
     },
-    "conditional": {"conditional": True, "latent_dim": 2, "classification_weight": 2.0},
 }
+RUN_PRESET = "paper-iwae-k5"
 # A preset's protocol on the small data: its settings, but a single short epoch.
 SHORT = {"train.epochs": 1, "train.batch_size": 50, "evaluate.iw_samples": 10}
-SWEEP = {
+QUEUED = {
     **{name: {f"train.{k}": v for k, v in changes.items()} for name, changes in VARIANTS.items()},
     **{name: {**changes, **SHORT} for name, changes in presets.load().items()},
 }
+SWEEP = {name: QUEUED[name] for name in (RUN_PRESET, *VARIANTS)}
 PLOTS = ("loss_curves", "reconstructions", "latent_space", "interpolation", "samples", "manifold")
 
 
 def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_dir):
     repo = make_repo(tmp_path / "repo")
-    dvc(repo, "repro")
+    dvc(repo, "repro", "prepare")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     baseline = git(repo, "rev-parse", "HEAD").strip()
@@ -52,16 +71,20 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
     for name in presets.load():
         run(repo, "mnist-vae", "preset", name, "--queue", *short)
     for name in VARIANTS:
-        sets = [f"-S{key}={presets.spell(value)}" for key, value in SWEEP[name].items()]
+        sets = [f"-S{key}={presets.spell(value)}" for key, value in QUEUED[name].items()]
         dvc(repo, "exp", "run", "--queue", "-n", name, *sets)
+    for name, data in experiments(repo).items():
+        _check_params(name, data["params"]["params.yaml"]["data"])
+    dvc(repo, "queue", "remove", *(name for name in QUEUED if name not in SWEEP))
 
-    _start_workers(repo)
-    try:
-        status = _wait_for_queue(repo)
-    finally:
-        _stop_workers(repo)
+    restarts = _run_queue(repo)
 
-    assert status.count("Success") == len(SWEEP), status
+    if restarts:
+        warnings.warn(
+            f"DVC's queue lost {restarts} worker(s) with tasks still queued, and `dvc "
+            f"queue start -j {WORKERS}` started them again (docs/team-workflow.md)",
+            stacklevel=1,
+        )
     for name in SWEEP:
         log = dvc(repo, "queue", "logs", name)
         assert "database is locked" not in log and "Traceback" not in log, log
@@ -74,8 +97,21 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
     client = mlflow.MlflowClient()
     for name, data in shown.items():
         _check_experiment(client, name, data, named[name], baseline)
-    versions = client.search_model_versions("name = 'mnist-vae'")
-    assert len(versions) == 1 + len(SWEEP)
+    assert len(client.search_model_versions("name = 'mnist-vae'")) == len(SWEEP)
+    assert _overlapping(named.values()), "no two experiments of the sweep ran at once"
+
+
+def _check_params(name: str, params: dict) -> None:
+    """What DVC holds for the experiment is what the preset or variant set."""
+    for key, value in QUEUED[name].items():
+        section, field = key.split(".")
+        assert params[section][field] == value, f"{name}: {key}"
+
+
+def _overlapping(runs) -> bool:
+    """Whether two of the runs were open at the same time."""
+    spans = sorted((run.info.start_time, run.info.end_time) for run in runs)
+    return any(later[0] < earlier[1] for earlier, later in pairwise(spans))
 
 
 def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) -> None:
@@ -83,15 +119,14 @@ def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) 
     params = data["params"]["params.yaml"]["data"]
     scores = data["metrics"]["metrics/evaluate.json"]["data"]["test"]
     assert scores["iw_nll"] <= scores["neg_elbo"]
-    assert ("accuracy" in scores) == (name == "conditional")
+    assert ("accuracy" in scores) == params["train"]["conditional"]
     assert set(data["outs"]) >= {f"plots/{plot}.png" for plot in PLOTS}
     assert mlflow_run.info.status == "FINISHED"
     assert mlflow_run.data.tags["dvc.exp_name"] == name
     assert mlflow_run.data.tags["dvc.baseline_rev"] == baseline
+    _check_params(name, params)
     for key, value in SWEEP[name].items():
-        section, field = key.split(".")
-        assert params[section][field] == value, f"{name}: {key}"
-        if section == "train":
+        if key.startswith("train."):
             # As params.yaml and `dvc exp show` spell them: true, not True.
             assert mlflow_run.data.params[key] == presets.spell(value), f"{name}: {key}"
     for key, value in scores.items():
@@ -105,13 +140,26 @@ def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) 
     assert [m.step for m in steps] == list(range(1, train["epochs"] + 1))
 
 
-def _start_workers(repo: Path) -> None:
-    """``dvc queue start -j 2``. It leaves its workers running in the background with its
-    own stdout, so its output goes to a file: read through a pipe, it would not end before
+def _run_queue(repo: Path) -> int:
+    """Runs the queue to its end with two workers; returns how many had to be started
+    again."""
+    _start_workers(repo)
+    try:
+        return _wait_for_queue(repo)
+    finally:
+        _stop_workers(repo)
+
+
+def _start_workers(repo: Path) -> int:
+    """``dvc queue start -j 2``, which starts only the workers that are not running;
+    returns how many it started. It leaves them running in the background with its own
+    stdout, so its output goes to a file: read through a pipe, it would not end before
     they do."""
-    with (repo.parent / "queue-start.log").open("w") as log:
-        command = ["dvc", "queue", "start", "-j", "2"]
-        subprocess.run(command, cwd=repo, env=user_env(), stdout=log, stderr=log, check=True)
+    log = repo.parent / "queue-start.log"
+    with log.open("w") as out:
+        command = ["dvc", "queue", "start", "-j", str(WORKERS)]
+        subprocess.run(command, cwd=repo, env=user_env(), stdout=out, stderr=out, check=True)
+    return int(re.search(r"Started '(\d+)' new", log.read_text())[1])
 
 
 def _stop_workers(repo: Path) -> None:
@@ -138,12 +186,35 @@ def _signal(pid: int, number: int) -> bool:
     return True
 
 
-def _wait_for_queue(repo, timeout: float = 600) -> str:
-    deadline = time.monotonic() + timeout
+def _wait_for_queue(repo: Path) -> int:
+    """Waits for every task to end. DVC 3.67 sometimes loses a worker, or never starts
+    the second one (treeverse/dvc#10562), while tasks are still queued; it is then
+    started again, and counted. (Its status can also miss a worker that is alive, whose
+    reply came late; starting the workers then starts none.)"""
+    deadline = time.monotonic() + QUEUE_TIMEOUT
+    restarts = 0
     while time.monotonic() < deadline:
         status = dvc(repo, "queue", "status")
         if not any(word in status for word in ("Queued", "Running")):
-            return status
+            return restarts
+        if "Queued" in status and _workers(status) < WORKERS:
+            restarts += _start_workers(repo)
         time.sleep(3)
     dvc(repo, "queue", "stop", "--kill")
-    raise AssertionError(f"the queue did not finish in {timeout} s:\n{status}")
+    raise AssertionError(
+        f"the queue did not finish in {QUEUE_TIMEOUT} s:\n{status}\n{_worker_logs(repo)}"
+    )
+
+
+def _workers(status: str) -> int:
+    """The workers alive, busy or idle, from ``dvc queue status``'s last line."""
+    found = re.search(r"Worker status: (\d+) active, (\d+) idle", status)
+    return int(found[1]) + int(found[2]) if found else 0
+
+
+def _worker_logs(repo: Path) -> str:
+    """The last lines each worker logged: what it was doing when time ran out."""
+    logs = sorted((repo / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.out"))
+    return "\n".join(
+        f"{log.name}:\n" + "\n".join(log.read_text().splitlines()[-8:]) for log in logs
+    )

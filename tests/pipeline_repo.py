@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 from conftest import ROOT, mnist_folder
+from mlflow.tracking import MlflowClient
 
 STAGES = ("prepare", "train", "evaluate", "generate")
 
@@ -18,6 +19,24 @@ SMALL = {
     "train": {"hidden_size": 32, "latent_dim": 4, "epochs": 1, "batch_size": 50},
     "evaluate": {"iw_samples": 10},
     "generate": {"n_samples": 16},
+}
+
+
+# Enough images and epochs that the model uses its latent space, so that a smaller one is
+# worse beyond the seed's noise (160 against 172 nats, sigma about 2, measured on 4 seeds).
+LEARNS = {
+    "prepare": {"train_size": 2000, "val_size": 200, "test_size": 500},
+    "train": {"hidden_size": 128, "latent_dim": 8, "epochs": 5, "learning_rate": 0.003},
+}
+# What the evaluate stage scores on the test set.
+SCORES = {
+    "neg_elbo",
+    "neg_elbo_stderr",
+    "iw_nll",
+    "reconstruction_nll",
+    "kl",
+    "reconstruction_mse",
+    "active_units",
 }
 
 
@@ -35,6 +54,14 @@ def make_repo(repo: Path) -> Path:
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "project")
+    return repo
+
+
+def learning_repo(repo: Path) -> Path:
+    """A new repo of the project whose committed params are SMALL's, then LEARNS's."""
+    make_repo(repo)
+    set_params(repo, LEARNS)
+    git(repo, "commit", "-qam", "a config that learns")
     return repo
 
 
@@ -97,3 +124,10 @@ def user_env(**env: str) -> dict[str, str]:
     # The stages' `python` must be the one running the tests, whatever the caller's PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def mlflow_runs(repo: Path, filter_string: str = "") -> list:
+    """The runs of the experiment ``mnist-vae`` in the repo's own store."""
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mnist-vae")
+    return client.search_runs([experiment.experiment_id], filter_string)

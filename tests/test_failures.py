@@ -6,38 +6,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, train_args
-from mlflow.tracking import MlflowClient
+from conftest import train_args
 from servers import Server, mlflow_command
+from stage_processes import stage_process, store_client, store_runs, wait_for
 
-from mnist_vae import model, saving, store
+from mnist_vae import model, saving
 from stages.evaluate import evaluate
 from stages.train import train
-
-
-def _client(location: Path | str) -> MlflowClient:
-    """A client that opens a SQLite store as the stages do, under their lock: polling a
-    store that a stage is creating, MLflow would create its tables a second time."""
-    if str(location).startswith("http"):
-        return MlflowClient(location)
-    uri = f"sqlite:///{location}"
-    with store.created(uri):
-        client = MlflowClient(uri)
-        client.search_experiments(max_results=1)
-    return client
-
-
-def _runs(location: Path | str) -> list:
-    client = _client(location)
-    experiment = client.get_experiment_by_name("mnist-vae")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
 def _evaluate_args(root: Path, **changes) -> list[str]:
@@ -83,10 +64,10 @@ def test_a_diverged_training_stops_and_saves_and_registers_nothing(
     assert line.startswith("Error: training diverged at epoch 1: "), line
     assert suspect in line and "no model was saved" in line
     assert not (prepared / "models").exists()
-    (run,) = _runs(mlflow_store)
+    (run,) = store_runs(mlflow_store)
     assert run.info.status == "FAILED"
     assert run.data.tags["failure_reason"].startswith("Diverged: training diverged at epoch 1")
-    assert _client(mlflow_store).search_model_versions("name = 'mnist-vae'") == []
+    assert store_client(mlflow_store).search_model_versions("name = 'mnist-vae'") == []
 
 
 def test_evaluate_refuses_a_model_with_non_finite_scores(trained, mlflow_store):
@@ -102,7 +83,7 @@ def test_evaluate_refuses_a_model_with_non_finite_scores(trained, mlflow_store):
     assert result.exit_code == 1
     assert _last_line(result.output).startswith(f"Error: {path}: test scores not finite (")
     assert not (trained / "out").exists()
-    (run,) = _runs(mlflow_store)
+    (run,) = store_runs(mlflow_store)
     assert run.info.status == "FINISHED"
     assert run.data.tags["evaluate.status"] == "FAILED"
     assert "test scores not finite" in run.data.tags["evaluate.failure_reason"]
@@ -133,89 +114,29 @@ def test_a_damaged_input_file_is_named_on_one_line(trained, target, damage, mess
 
 def _train_process(root: Path, epochs: str = "100000") -> subprocess.Popen:
     """The train stage as DVC starts it: its own process, many epochs of a tiny model."""
-    return _stage_process("train", train_args(root / "data", root, **{"--epochs": epochs}))
-
-
-def _stage_process(stage: str, args: list[str], backend: str = "tensorflow") -> subprocess.Popen:
-    """A stage as DVC starts it: its own process, its errors on stderr."""
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *args],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": backend},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_from_a_terminal,
-    )
-
-
-def _as_from_a_terminal() -> None:
-    """SIGINT as a terminal delivers it: a shell starting a job in the background (``&``,
-    as a CI runner may) has it ignored, and Python keeps an inherited ignore."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
+    return stage_process("train", train_args(root / "data", root, **{"--epochs": epochs}))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_training_ends_the_run_as_killed(prepared, mlflow_store, signum):
     process = _train_process(prepared)
     history = prepared / "metrics" / "history.csv"
-    _wait_for(lambda: history.is_file() and history.read_text().count("\n") >= 2, process)
+    wait_for(
+        lambda: history.is_file() and history.read_text().count("\n") >= 2,
+        process,
+        "first epoch in the history",
+    )
 
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 128 + signum
     assert _last_line(stderr) == f"Error: interrupted by {signum.name}"
-    (run,) = _runs(mlflow_store)
+    (run,) = store_runs(mlflow_store)
     assert run.info.status == "KILLED"
     assert run.data.tags["failure_reason"] == f"interrupted ({signum.name})"
     assert not (prepared / "models").exists()
     assert [p.name for p in (prepared / "metrics").iterdir()] == ["history.csv"]
-
-
-@pytest.mark.parametrize(
-    ("backend", "loop"), [("tensorflow", "epoch"), ("jax", "epoch"), ("tensorflow", "fit")]
-)
-def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
-    prepared, mlflow_store, tmp_path, backend, loop
-):
-    """The checkpoint holds the weights, Adam's moments and step count, the sampling
-    layer's seed state, the history and the run; each epoch's shuffle and binarization
-    are seeded by the epoch. So the resumed run's model is byte for byte the uninterrupted
-    run's, on either backend's epoch loop, and under Keras's fit with dynamic binarization
-    (where the images are shuffled by the project, not by Keras)."""
-    changes = {"--epochs": "60", "--checkpoint-every": "5", "--schedule": "20:1e-2,5:1e-3"}
-    changes |= {"--loop": loop, "--binarize": "dynamic"}
-    checkpoint = prepared / "models" / "checkpoint.npz"
-    process = _stage_process("train", train_args(prepared / "data", prepared, **changes), backend)
-    _wait_for(checkpoint.is_file, process)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
-    assert process.returncode == 130  # interrupted, not finished
-    (killed,) = _runs(mlflow_store)
-
-    for root in (prepared, tmp_path / "whole"):
-        finished = _stage_process("train", train_args(prepared / "data", root, **changes), backend)
-        _, stderr = finished.communicate(timeout=300)
-        assert finished.returncode == 0, stderr
-    for output in ("models/vae.keras", "metrics/history.csv", "metrics/train.json"):
-        assert (prepared / output).read_bytes() == (tmp_path / "whole" / output).read_bytes()
-    runs = {run.info.run_id: run for run in _runs(mlflow_store)}
-    assert len(runs) == 2
-    run = runs[killed.info.run_id]
-    assert run.info.status == "FINISHED"
-    assert "failure_reason" not in run.data.tags
-    assert 5 <= int(run.data.tags["resumed_after_epoch"]) < 60
-    history = _client(mlflow_store).get_metric_history(run.info.run_id, "val_loss_elbo")
-    steps = {metric.step for metric in history}
-    assert steps == set(range(1, 61))
 
 
 def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_opened(
@@ -224,15 +145,19 @@ def test_a_run_whose_process_died_is_closed_as_killed_when_the_store_is_next_ope
     from mnist_vae import commands
 
     process = _train_process(prepared)
-    _wait_for(lambda: any(run.info.status == "RUNNING" for run in _runs(mlflow_store)), process)
+    wait_for(
+        lambda: any(run.info.status == "RUNNING" for run in store_runs(mlflow_store)),
+        process,
+        "RUNNING run in the store",
+    )
     process.kill()
     process.wait()
-    (run,) = _runs(mlflow_store)
+    (run,) = store_runs(mlflow_store)
     assert run.info.status == "RUNNING"
 
     CliRunner().invoke(commands.main, ["champion"])
 
-    (run,) = _runs(mlflow_store)
+    (run,) = store_runs(mlflow_store)
     assert run.info.status == "KILLED"
     assert run.data.tags["failure_reason"] == (
         f"process {process.pid} on {run.data.tags['process.host']} ended without closing the run"
@@ -245,13 +170,15 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
     itself on SIGTERM, and by the next stage to open the store after a SIGKILL."""
     from mnist_vae import commands
 
-    (trained_run,) = _runs(mlflow_store)
+    (trained_run,) = store_runs(mlflow_store)
     slow = _evaluate_args(trained, **{"--iw-samples": "50000", "--batch-size": "1000"})
-    process = _stage_process("evaluate", slow)
-    client = _client(mlflow_store)
+    process = stage_process("evaluate", slow)
+    client = store_client(mlflow_store)
     run_id = trained_run.info.run_id
-    _wait_for(
-        lambda: client.get_run(run_id).data.tags.get("evaluate.status") == "RUNNING", process
+    wait_for(
+        lambda: client.get_run(run_id).data.tags.get("evaluate.status") == "RUNNING",
+        process,
+        "evaluate.status RUNNING",
     )
 
     process.send_signal(signum)
@@ -336,15 +263,15 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     server = Server(*command, ready="/health", cwd=prepared).wait()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     process = _train_process(prepared, epochs="12")
-    client = _client(server.url)
+    client = store_client(server.url)
 
     def logged_epoch_two() -> bool:
-        runs = _runs(server.url)
+        runs = store_runs(server.url)
         return bool(runs) and bool(
             [m for m in client.get_metric_history(runs[0].info.run_id, "loss_elbo") if m.step >= 2]
         )
 
-    _wait_for(logged_epoch_two, process)
+    wait_for(logged_epoch_two, process, "epoch 2 logged to the server")
     server.stop()
     _, stderr = process.communicate(timeout=300)
 
@@ -360,10 +287,10 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
 
     back = Server(*command, ready="/health", cwd=prepared, port=server.port).wait()
     try:
-        (run,) = _runs(back.url)
+        (run,) = store_runs(back.url)
         assert run.info.status == "RUNNING"
         CliRunner().invoke(commands.main, ["champion"])
-        (run,) = _runs(back.url)
+        (run,) = store_runs(back.url)
         assert run.info.status == "KILLED"
     finally:
         back.stop()
@@ -376,6 +303,6 @@ def test_runs_outside_git_are_not_all_named_alike(prepared, monkeypatch, mlflow_
         args = train_args(prepared / "data", prepared / out, **{"--epochs": "1"})
         assert CliRunner().invoke(train, args).exit_code == 0
 
-    names = [run.info.run_name for run in _runs(mlflow_store)]
+    names = [run.info.run_name for run in store_runs(mlflow_store)]
     assert len(set(names)) == 2
     assert all(name.startswith("no-git-") for name in names)

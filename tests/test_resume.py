@@ -1,0 +1,47 @@
+"""Resuming: a train stage interrupted after a checkpoint, then rerun, ends as if never
+interrupted, byte for byte, on either backend's epoch loop and under Keras's fit.
+(Apart from ``test_failures.py`` so that the two share the suite's two workers.)"""
+
+import signal
+
+import pytest
+from conftest import train_args
+from stage_processes import stage_process, store_client, store_runs, wait_for
+
+
+@pytest.mark.parametrize(
+    ("backend", "loop"), [("tensorflow", "epoch"), ("jax", "epoch"), ("tensorflow", "fit")]
+)
+def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
+    prepared, mlflow_store, tmp_path, backend, loop
+):
+    """The checkpoint holds the weights, Adam's moments and step count, the sampling
+    layer's seed state, the history and the run; each epoch's shuffle and binarization
+    are seeded by the epoch. So the resumed run's model is byte for byte the uninterrupted
+    run's, on either backend's epoch loop, and under Keras's fit with dynamic binarization
+    (where the images are shuffled by the project, not by Keras)."""
+    changes = {"--epochs": "30", "--checkpoint-every": "5", "--schedule": "10:1e-2,5:1e-3"}
+    changes |= {"--loop": loop, "--binarize": "dynamic"}
+    checkpoint = prepared / "models" / "checkpoint.npz"
+    process = stage_process("train", train_args(prepared / "data", prepared, **changes), backend)
+    wait_for(checkpoint.is_file, process, "checkpoint")
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130  # interrupted, not finished
+    (killed,) = store_runs(mlflow_store)
+
+    for root in (prepared, tmp_path / "whole"):
+        finished = stage_process("train", train_args(prepared / "data", root, **changes), backend)
+        _, stderr = finished.communicate(timeout=300)
+        assert finished.returncode == 0, stderr
+    for output in ("models/vae.keras", "metrics/history.csv", "metrics/train.json"):
+        assert (prepared / output).read_bytes() == (tmp_path / "whole" / output).read_bytes()
+    runs = {run.info.run_id: run for run in store_runs(mlflow_store)}
+    assert len(runs) == 2
+    run = runs[killed.info.run_id]
+    assert run.info.status == "FINISHED"
+    assert "failure_reason" not in run.data.tags
+    assert 5 <= int(run.data.tags["resumed_after_epoch"]) < 30
+    history = store_client(mlflow_store).get_metric_history(run.info.run_id, "val_loss_elbo")
+    steps = {metric.step for metric in history}
+    assert steps == set(range(1, 31))

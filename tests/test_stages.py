@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import subprocess
 import zipfile
 
 import h5py
@@ -10,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import train_args
 from mlflow.tracking import MlflowClient
+from pipeline_repo import user_env
 
-from mnist_vae import data, evaluation, machine, model
+from mnist_vae import commands, data, evaluation, machine, model
 from stages.generate import generate
 from stages.train import train
 
@@ -203,3 +205,22 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("mnist-vae@champion -> version 4 ")
     assert int(client.get_model_version_by_alias("mnist-vae", "champion").version) == 4
+
+
+@pytest.mark.parametrize("option", ["--baseline", "--rev"])
+def test_review_refuses_an_unknown_revision_on_one_line(tmp_path, monkeypatch, option):
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=tmp_path, check=True, env=user_env())
+    subprocess.run(["git", *identity, "commit", "-qm", "dvc"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(
+        commands.main, ["review", option, "no-such-rev", "--output", "review/r.md"]
+    )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {option} 'no-such-rev': no such git revision or DVC experiment here\n"
+    )
+    assert not (tmp_path / "review").exists()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_vae import noise, report
+from mnist_vae.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
     from mnist_vae.atomic import write_text
 
     repo = Repo(".")
+    _require_revisions(repo, {"--baseline": baseline, "--rev": rev})
     target = rev or "workspace"
     # DVC's diffs leave out "diff" when nothing changed: a code change keeps the params.
     metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True).get("diff", {})
@@ -78,6 +80,22 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(record["run_id"]))
     write_text(output, report.render(baseline, target, sections))
+
+
+def _require_revisions(repo, revisions: dict[str, str | None]) -> None:
+    """Refuses, on one line, a revision that neither git nor DVC's experiments know: DVC's
+    diff would otherwise end in a traceback."""
+    from dvc.scm import RevError, resolve_rev
+
+    for option, revision in revisions.items():
+        if revision is None:
+            continue
+        try:
+            resolve_rev(repo.scm, revision)
+        except RevError:
+            raise PipelineError(
+                f"{option} {revision!r}: no such git revision or DVC experiment here"
+            ) from None
 
 
 def _read(path: str, rev: str | None, mode: str = "r"):

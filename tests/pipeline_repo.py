@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 from conftest import ROOT, mnist_folder
-from mlflow.tracking import MlflowClient
 
 STAGES = ("prepare", "train", "evaluate", "generate")
 
@@ -124,10 +123,3 @@ def user_env(**env: str) -> dict[str, str]:
     # The stages' `python` must be the one running the tests, whatever the caller's PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
-
-
-def mlflow_runs(repo: Path, filter_string: str = "") -> list:
-    """The runs of the experiment ``mnist-vae`` in the repo's own store."""
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("mnist-vae")
-    return client.search_runs([experiment.experiment_id], filter_string)

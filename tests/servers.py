@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline_repo import user_env
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -19,12 +21,8 @@ def _free_port() -> int:
 
 
 # MLflow 3's job runner (huey consumers polling the store, for GenAI scorers and trace
-# roll-ups the pipeline never submits) off, as the team docs run the server. The venv's
-# programs on PATH: `mlflow models serve --env-manager local` starts `uvicorn` by name.
-SERVER_ENV = {
-    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-}
+# roll-ups the pipeline never submits) off, as the team docs run the server.
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 class Server:
@@ -39,7 +37,9 @@ class Server:
         self.process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=cwd,
-            env={**os.environ, **SERVER_ENV, **(env or {})},
+            # As a user runs it: the venv's programs on PATH, since `mlflow models serve
+            # --env-manager local` starts `uvicorn` by name.
+            env=user_env(**SERVER_ENV, **(env or {})),
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )

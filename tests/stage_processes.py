@@ -26,10 +26,11 @@ def store_client(location: Path | str) -> MlflowClient:
     return client
 
 
-def store_runs(location: Path | str) -> list:
+def store_runs(location: Path | str, filter_string: str = "") -> list:
+    """The runs of the experiment ``mnist-vae``, none where it does not exist yet."""
     client = store_client(location)
     experiment = client.get_experiment_by_name("mnist-vae")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
+    return client.search_runs([experiment.experiment_id], filter_string) if experiment else []
 
 
 def stage_process(stage: str, args: list[str], backend: str = "tensorflow") -> subprocess.Popen:

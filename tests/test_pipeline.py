@@ -25,11 +25,11 @@ from pipeline_repo import (
     dvc,
     git,
     learning_repo,
-    mlflow_runs,
     ran,
     set_params,
     user_env,
 )
+from stage_processes import store_runs
 
 from mnist_vae import commands, model
 
@@ -77,7 +77,7 @@ def test_dvc_repro_end_to_end(repo):
 
     set_params(repo, {"generate": {"n_samples": 9}})
     assert ran(dvc(repo, "repro")) == ["generate"]
-    child = mlflow_runs(repo, "tags.`mlflow.parentRunId` != ''")
+    child = store_runs(repo / "mlflow.db", "tags.`mlflow.parentRunId` != ''")
     assert [run.data.params["generate.n_samples"] for run in child] == ["9"]
 
     git(repo, "add", "-A")
@@ -145,7 +145,7 @@ def _check_failures_record_nothing(repo: Path) -> None:
     assert "Error: training diverged at epoch 1: " in diverged
     assert "train.learning_rate (1000) may be too high" in diverged
     assert (repo / "dvc.lock").read_text() == lock
-    (run,) = mlflow_runs(repo, "tags.`dvc.exp_name` = 'diverged'")
+    (run,) = store_runs(repo / "mlflow.db", "tags.`dvc.exp_name` = 'diverged'")
     assert run.info.status == "FAILED"
     assert run.info.run_id not in {
         v.run_id for v in MlflowClient(f"sqlite:///{repo / 'mlflow.db'}").search_model_versions()
@@ -204,7 +204,7 @@ def _check_lineage(repo: Path, run) -> None:
 
 def _check_mlflow_run(repo: Path, scores: dict) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    (run,) = mlflow_runs(repo)
+    (run,) = store_runs(repo / "mlflow.db")
     run_id = json.loads((repo / RUN_FILE).read_text())["run_id"]
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
     assert run.info.run_name == git(repo, "rev-parse", "--short=7", "HEAD").strip()

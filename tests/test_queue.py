@@ -74,7 +74,7 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
         _check_params(name, data["params"]["params.yaml"]["data"])
     dvc(repo, "queue", "remove", *(name for name in QUEUED if name not in SWEEP))
 
-    restarts = _run_queue(repo)
+    status, restarts = _run_queue(repo)
 
     if restarts:
         warnings.warn(
@@ -82,6 +82,7 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
             f"queue start -j {WORKERS}` started them again (docs/team-workflow.md)",
             stacklevel=1,
         )
+    assert status.count("Success") == len(SWEEP), status
     for name in SWEEP:
         log = dvc(repo, "queue", "logs", name)
         assert "database is locked" not in log and "Traceback" not in log, log
@@ -137,9 +138,9 @@ def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) 
     assert [m.step for m in steps] == list(range(1, train["epochs"] + 1))
 
 
-def _run_queue(repo: Path) -> int:
-    """Runs the queue to its end with two workers; returns how many had to be started
-    again."""
+def _run_queue(repo: Path) -> tuple[str, int]:
+    """Runs the queue to its end with two workers; returns its last status and how many
+    workers had to be started again."""
     _start_workers(repo)
     try:
         return _wait_for_queue(repo)
@@ -183,7 +184,7 @@ def _signal(pid: int, number: int) -> bool:
     return True
 
 
-def _wait_for_queue(repo: Path) -> int:
+def _wait_for_queue(repo: Path) -> tuple[str, int]:
     """Waits for every task to end. DVC 3.67 sometimes loses a worker, or never starts
     the second one (treeverse/dvc#10562), while tasks are still queued; it is then
     started again, and counted. (Its status can also miss a worker that is alive, whose
@@ -193,7 +194,7 @@ def _wait_for_queue(repo: Path) -> int:
     while time.monotonic() < deadline:
         status = dvc(repo, "queue", "status")
         if not any(word in status for word in ("Queued", "Running")):
-            return restarts
+            return status, restarts
         if "Queued" in status and _workers(status) < WORKERS:
             restarts += _start_workers(repo)
         time.sleep(3)

@@ -18,10 +18,10 @@ from pipeline_repo import (
     experiments,
     git,
     learning_repo,
-    mlflow_runs,
     ran,
     run,
 )
+from stage_processes import store_runs
 
 pytestmark = pytest.mark.slow
 
@@ -152,6 +152,6 @@ def _check_experiment(repo: Path) -> None:
     assert loss_chart["revisions"] == ["workspace", "HEAD"]
     drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}
     assert drawn == {(rev, f) for rev in ("workspace", "HEAD") for f in ("loss", "val_loss")}
-    (run,) = mlflow_runs(repo, "tags.`dvc.exp_name` = 'small-z'")
+    (run,) = store_runs(repo / "mlflow.db", "tags.`dvc.exp_name` = 'small-z'")
     assert run.info.run_name == "small-z"
     assert run.data.params["train.latent_dim"] == "2"

@@ -3,7 +3,6 @@
 import io
 import json
 import logging
-import subprocess
 import zipfile
 
 import h5py
@@ -11,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import train_args
 from mlflow.tracking import MlflowClient
-from pipeline_repo import user_env
+from pipeline_repo import dvc, git
 
 from mnist_vae import commands, data, evaluation, machine, model
 from stages.generate import generate
@@ -170,7 +169,6 @@ def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
 
 
 def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store):
-    from mnist_vae import commands
 
     result = CliRunner().invoke(commands.main, ["champion"])
 
@@ -188,7 +186,7 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
     never competes, however it compares."""
     import mlflow
 
-    from mnist_vae import commands, experiment
+    from mnist_vae import experiment
 
     experiment.configure()
     client = mlflow.MlflowClient()
@@ -209,10 +207,9 @@ def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
 
 @pytest.mark.parametrize("option", ["--baseline", "--rev"])
 def test_review_refuses_an_unknown_revision_on_one_line(tmp_path, monkeypatch, option):
-    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
-    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
-        subprocess.run(command, cwd=tmp_path, check=True, env=user_env())
-    subprocess.run(["git", *identity, "commit", "-qm", "dvc"], cwd=tmp_path, check=True)
+    git(tmp_path, "init", "-q")
+    dvc(tmp_path, "init", "-q")
+    git(tmp_path, "commit", "-qm", "dvc")
     monkeypatch.chdir(tmp_path)
 
     result = CliRunner().invoke(

@@ -3,6 +3,8 @@
 import gzip
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,21 @@ LONGEST = (
     "test_queue.py",
     "test_training_paths.py",
 )
+
+
+def pytest_configure(config):
+    """One folder of XLA's compiled programs for the run, which its xdist workers inherit
+    through the environment: each program costs its compile once per run, as on a fresh
+    machine, and nothing of the user's own cache is read or written. Set before any test
+    module imports mnist_vae, which reads it."""
+    if not hasattr(config, "workerinput"):
+        config.xla_cache = tempfile.mkdtemp(prefix="mnist-vae-xla-")
+        os.environ["MNIST_VAE_XLA_CACHE"] = config.xla_cache
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "xla_cache"):
+        shutil.rmtree(config.xla_cache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):

@@ -33,11 +33,13 @@ def store_runs(location: Path | str, filter_string: str = "") -> list:
     return client.search_runs([experiment.experiment_id], filter_string) if experiment else []
 
 
-def stage_process(stage: str, args: list[str], backend: str = "tensorflow") -> subprocess.Popen:
+def stage_process(
+    stage: str, args: list[str], backend: str = "tensorflow", **env: str
+) -> subprocess.Popen:
     """A stage as DVC starts it: its own process, its errors on stderr."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *args],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": backend},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": backend, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

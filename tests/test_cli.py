@@ -78,6 +78,22 @@ def test_bad_value_is_refused_before_heavy_imports(tmp_path, args):
     ]
 
 
+def test_keras_and_tensorflow_start_without_what_they_only_might_use():
+    """scikit-learn and JAX cost a stage 2 s of start-up; Keras's and TensorFlow's optional
+    imports of them are skipped, and any other importer still gets them."""
+    code = (
+        "import sys, mnist_vae, keras\n"
+        "print(sorted(m for m in ('sklearn', 'jax') if m in sys.modules))\n"
+        "import sklearn.base, jax.numpy\n"
+        "print(keras.backend.backend(), sklearn.base.__name__, jax.numpy.__name__)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "tensorflow sklearn.base jax.numpy"]
+
+
 def _run_stage(stage: str, *args: str) -> subprocess.CompletedProcess:
     """Runs a stage's script as DVC does, then reports which heavy modules it imported."""
     report = (

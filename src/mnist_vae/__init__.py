@@ -1,5 +1,19 @@
 """A Keras 3 variational autoencoder on MNIST, as the library behind the DVC stages.
 
 Importing the package is cheap on purpose: TensorFlow, MLflow and matplotlib load only
-inside the modules that need them, so that every stage's ``--help`` answers at once.
+inside the modules that need them, so that every stage's ``--help`` answers at once. It
+sets what must be set before TensorFlow loads: the imports it skips, where XLA keeps
+what it compiled, and TensorFlow's C++ log level.
 """
+
+import os
+
+from mnist_vae import compile_cache, skipped_imports
+
+skipped_imports.install()
+compile_cache.configure()
+# TensorFlow's C++ log is INFO lines, and ERROR lines for what is no error here: the CUDA
+# probe on a machine without a GPU, and each program loaded from the compile cache (which
+# TensorFlow first tries to parse as text). A real failure raises in Python all the same.
+# TF_CPP_MIN_LOG_LEVEL=0 brings the log back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

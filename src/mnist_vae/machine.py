@@ -36,11 +36,11 @@ def device() -> str:
 
 def cpu_model() -> str:
     """The CPU's model name as ``lscpu`` shows it, e.g. ``AMD EPYC``."""
-    return _cpuinfo().get("model name", "unknown")
+    return cpu_info().get("model name", "unknown")
 
 
 def cpu_flags() -> frozenset[str]:
-    return frozenset(_cpuinfo().get("flags", "").split())
+    return frozenset(cpu_info().get("flags", "").split())
 
 
 def speed_flags() -> list[str]:
@@ -55,7 +55,7 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpuinfo() -> dict[str, str]:
+def cpu_info() -> dict[str, str]:
     """The first processor's entries of ``/proc/cpuinfo``; empty where there is none."""
     entries = {}
     with contextlib.suppress(OSError):

@@ -2,12 +2,12 @@
 
 Keras imports scikit-learn for its scikit-learn wrappers, and JAX for its Orbax
 checkpoints; TensorFlow imports JAX for ``tf.lite``'s JAX converter. They do wherever
-those packages are installed: MLflow brings the one, the JAX backend the other. No stage uses either, and on a 2-core AMD EPYC Zen 3
-they add about 2.2 s to every stage's start (``python -X importtime -c "import keras"``).
-Both import sites already carry on without the package when its import fails, so this
-finder fails those imports, from those modules only; every other importer, ours or
-MLflow's, gets the real package. Under the JAX backend, Keras has imported JAX before
-any of these run, so nothing is skipped there.
+those packages are installed: MLflow brings the one, the JAX backend the other. No
+stage uses either, and on a 2-core AMD EPYC Zen 3 they add about 2.2 s to every stage's
+start (``python -X importtime -c "import keras"``). Each of those import sites carries
+on without the package when its import fails, so this finder fails those imports, from
+those modules only; every other importer, ours or MLflow's, gets the real package. Under
+the JAX backend, Keras has imported JAX before any of these run, so nothing is skipped.
 """
 
 import sys

@@ -74,15 +74,17 @@ def train(
     train_split, val_split = data.load(train_data), data.load(val_data)
     vae = training.build(model_config, train_config, train_split)
     key = checkpoints.fingerprint(model_config, train_config, train_data, val_data)
-    state = checkpoints.resume(checkpoint, vae, key, train_config.epochs)
+    state, said = checkpoints.resume(checkpoint, vae, key, train_config.epochs)
+    if said:
+        click.echo(said, err=True)
     writer = epoch_hooks.HistoryWriter(history, state.history)
     tags = {
         "device": machine.device(),
         "cpu": machine.cpu_model(),
         "precision": vae.dtype_policy.name,
+        tracking.CHECKPOINT: key,
     }
     with tracking.start_run(params, tags=tags, resumed=state) as run:
-        state.run_id = run.run_id
         lineage.log(run, {"train": (train_data, train_split), "val": (val_data, val_split)})
         speed = training.fit(
             vae,

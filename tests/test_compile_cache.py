@@ -1,10 +1,6 @@
-"""XLA's compiled programs kept on disk: loaded by the next process with the same result,
-and never shared between CPUs that could run different code."""
-
-import os
-
-from conftest import train_args
-from stage_processes import stage_process
+"""XLA's compiled programs kept on disk, never shared between CPUs that could run
+different code. (A forced rerun loading every program and writing the same bytes:
+``test_pipeline.py``.)"""
 
 from mnist_vae import compile_cache
 
@@ -15,27 +11,6 @@ ZEN3 = {
     "model name": "AMD EPYC",
     "flags": "fpu sse2 avx avx2 fma",
 }
-
-
-def test_a_program_compiled_by_one_stage_is_loaded_by_the_next_with_the_same_model(
-    prepared, tmp_path
-):
-    cache = tmp_path / "cache"
-    # Without the run's own flag, so that the stages choose their folder themselves.
-    env = {compile_cache.VARIABLE: str(cache), "TF_XLA_FLAGS": ""}
-    entries = []
-    for out in (tmp_path / "compiled", tmp_path / "loaded"):
-        process = stage_process("train", train_args(prepared / "data", out), **env)
-        _, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr
-        entries.append(sorted(p.relative_to(cache) for p in cache.glob("*/tensorflow/*")))
-        assert "E0000" not in stderr, stderr  # neither the CUDA probe nor a cache load
-
-    folder = compile_cache.key({"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")})
-    assert entries[0] and {p.parts[0] for p in entries[0]} == {folder}
-    assert entries[1] == entries[0]  # the second stage loaded, it compiled nothing new
-    compiled, loaded = (tmp_path / out / "models" / "vae.keras" for out in ("compiled", "loaded"))
-    assert compiled.read_bytes() == loaded.read_bytes()
 
 
 def test_each_cpu_kind_and_compiler_setting_has_its_own_folder():

@@ -117,6 +117,23 @@ def _train_process(root: Path, epochs: str = "100000") -> subprocess.Popen:
     return stage_process("train", train_args(root / "data", root, **{"--epochs": epochs}))
 
 
+def test_a_checkpoint_that_cannot_be_used_says_why_and_training_starts_afresh(trained):
+    """A finished run's checkpoint, then one truncated as a half-copied file would be:
+    neither is dropped in silence, and neither stops the stage."""
+    checkpoint = trained / "models" / "checkpoint.npz"
+    finished = CliRunner().invoke(train, train_args(trained / "data", trained))
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    damaged = CliRunner().invoke(train, train_args(trained / "data", trained))
+
+    assert finished.exit_code == damaged.exit_code == 0, finished.output + damaged.output
+    assert (
+        f"{checkpoint} is of a finished run (2 epochs, 2 asked for); training from epoch 1"
+        in finished.output
+    )
+    assert f"{checkpoint} is unreadable (BadZipFile: " in damaged.output
+    assert "; training from epoch 1" in damaged.output
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_training_ends_the_run_as_killed(prepared, mlflow_store, signum):
     process = _train_process(prepared)

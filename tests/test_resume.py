@@ -30,10 +30,12 @@ def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
     assert process.returncode == 130  # interrupted, not finished
     (killed,) = store_runs(mlflow_store)
 
+    said = []
     for root in (prepared, tmp_path / "whole"):
         finished = stage_process("train", train_args(prepared / "data", root, **changes), backend)
         _, stderr = finished.communicate(timeout=300)
         assert finished.returncode == 0, stderr
+        said.append([line for line in stderr.splitlines() if "checkpoint" in line])
     for output in ("models/vae.keras", "metrics/history.csv", "metrics/train.json"):
         assert (prepared / output).read_bytes() == (tmp_path / "whole" / output).read_bytes()
     runs = {run.info.run_id: run for run in store_runs(mlflow_store)}
@@ -42,6 +44,8 @@ def test_a_rerun_resumes_an_interrupted_run_and_ends_as_an_uninterrupted_one(
     assert run.info.status == "FINISHED"
     assert "failure_reason" not in run.data.tags
     assert 5 <= int(run.data.tags["resumed_after_epoch"]) < 30
+    resumed_after = run.data.tags["resumed_after_epoch"]
+    assert said == [[f"resumed from epoch {resumed_after} of {checkpoint}"], []]
     history = store_client(mlflow_store).get_metric_history(run.info.run_id, "val_loss_elbo")
     steps = {metric.step for metric in history}
     assert steps == set(range(1, 31))

@@ -51,7 +51,6 @@ def _check_seed_band(repo: Path) -> None:
     out = run(repo, "mnist-vae", "seed-band", "--seeds", str(BAND_SEEDS))
 
     assert "wrote metrics/seed_band.json: test -ELBO" in out
-    assert out.count("Running stage 'evaluate'") == BAND_SEEDS
     assert "Running stage 'generate'" not in out  # a seed's samples are not its noise
     band = json.loads((repo / "metrics" / "seed_band.json").read_text())
     assert sorted(band["experiments"].values()) == list(range(BAND_SEEDS))

@@ -3,7 +3,9 @@ process costs at most that many epochs of an hour-long run.
 
 The state is everything the epochs to come depend on: the model's variables (the
 sampling layer's seed state among them), the optimizer's (the moments, and the step
-count), the history so far and the MLflow run it logged into. Epoch e's shuffle and
+count) and the history so far. The MLflow run it logged into is found by the
+fingerprint it was tagged with (``tracking.CHECKPOINT``), so that the file's bytes are
+the same on every rerun. Epoch e's shuffle and
 binarization are seeded by (seed, e) alone, and the learning rate is a function of e, so
 no other state exists: on the same machine, under either backend's epoch loop, a resumed
 run ends with the very weights of an uninterrupted one; under Keras's ``fit`` too, when the
@@ -37,44 +39,67 @@ class State:
 
     epoch: int = 0
     history: list[dict] = dataclasses.field(default_factory=list)
-    run_id: str | None = None
 
 
 def fingerprint(model_config: ModelConfig, train_config: TrainConfig, *data: str) -> str:
-    """What a checkpoint must match to be resumed from: the settings and the data files."""
+    """What a checkpoint must match to be resumed from: the settings, then the data files,
+    each as a digest, so that a refusal can say which of the two differs."""
     settings = {**dataclasses.asdict(model_config), **dataclasses.asdict(train_config)}
     for name in _FREE:
         settings.pop(name)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    files = hashlib.sha256()
     for path in data:
-        digest.update(hashlib.md5(Path(path).read_bytes()).digest())
-    return digest.hexdigest()
+        files.update(hashlib.md5(Path(path).read_bytes()).digest())
+    chosen = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    return f"{chosen.hexdigest()}:{files.hexdigest()}"
 
 
-def resume(path: str | os.PathLike, vae, key: str, epochs: int) -> State:
+def resume(path: str | os.PathLike, vae, key: str, epochs: int) -> tuple[State, str | None]:
     """Restores ``vae`` (and its optimizer) from the checkpoint at ``path`` when it was
-    written under ``key`` and stopped before ``epochs``; otherwise a fresh state."""
+    written under ``key`` and stopped before ``epochs``; otherwise a fresh state.
+
+    Returns:
+        The state, and a line for the user: where the run goes on from, or why the
+        checkpoint cannot be used. None where there is no checkpoint.
+    """
+    if not Path(path).exists():
+        return State(), None
     try:
         with np.load(path) as archive:
             meta = json.loads(str(archive["meta"]))
-            if meta["fingerprint"] != key or meta["epoch"] >= epochs:
-                return State()
             arrays = [archive[f"v{i}"] for i in range(meta["variables"])]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return State()  # none yet, or an unreadable one: start afresh
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        return State(), f"{path} is unreadable ({type(error).__name__}: {error}); {_AFRESH}"
+    refused = _refusal(meta, key, epochs)
     variables = _variables(vae)
-    if len(variables) != len(arrays):
-        return State()
+    if refused is None and len(variables) != len(arrays):
+        refused = f"holds {len(arrays)} variables where the model has {len(variables)}"
+    if refused:
+        return State(), f"{path} {refused}; {_AFRESH}"
     for variable, value in zip(variables, arrays, strict=True):
         variable.assign(value)
-    return State(meta["epoch"], meta["history"], meta["run_id"])
+    return State(meta["epoch"], meta["history"]), f"resumed from epoch {meta['epoch']} of {path}"
+
+
+_AFRESH = "training from epoch 1"
+
+
+def _refusal(meta: dict, key: str, epochs: int) -> str | None:
+    settings, _, data = str(meta.get("fingerprint", "")).partition(":")
+    if settings != key.partition(":")[0]:
+        return "was written under other params"
+    if data != key.partition(":")[2]:
+        return "was written for other data"
+    if meta["epoch"] >= epochs:
+        return f"is of a finished run ({meta['epoch']} epochs, {epochs} asked for)"
+    return None
 
 
 class Writer:
     """An epoch hook writing ``state`` and the variables every
     ``train_config.checkpoint_every`` epochs and after the last one, atomically, so that an
     interruption leaves the previous checkpoint whole. ``state.history`` is the list the
-    history file is written from, ``state.run_id`` the run's."""
+    history file is written from."""
 
     def __init__(self, path, vae, key: str, train_config: TrainConfig, state: State):
         self.path, self.vae, self.key, self.state = path, vae, key, state

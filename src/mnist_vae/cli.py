@@ -3,6 +3,7 @@ common."""
 
 import atexit
 import gc
+import json
 import os
 import re
 import signal
@@ -14,8 +15,12 @@ from typing import Literal, get_args, get_origin
 
 import click
 
+from mnist_vae import parent_watch
 from mnist_vae.config import SECTIONS
 from mnist_vae.errors import PipelineError, Terminated
+
+# Where ctx.meta keeps the params file and section that gave the options their values.
+PARAMS_FILE = "mnist_vae.params_file"
 
 
 class _InputError(click.ClickException):
@@ -31,8 +36,8 @@ class _Interrupted(click.ClickException):
 
 
 class Command(click.Command):
-    """A click command whose every error fits on one line, and that a scheduler's SIGTERM
-    stops as cleanly as a Ctrl-C.
+    """A click command whose every error fits on one line, and that a scheduler's SIGTERM,
+    or the end of the ``dvc`` that started it, stops as cleanly as a Ctrl-C.
 
     ``dvc repro`` shows a failed stage's last lines; click's usage block, or a traceback,
     would push the reason out of sight.
@@ -41,6 +46,11 @@ class Command(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
+        except click.MissingParameter as error:
+            path, section = ctx.meta.get(PARAMS_FILE, (None, None))
+            if path and error.param is not None and error.param.name in _keys(section):
+                raise _InputError(f"{path}: {section}.{error.param.name} is missing") from None
+            raise _InputError(error.format_message()) from None
         except click.UsageError as error:
             raise _InputError(error.format_message()) from None
 
@@ -52,7 +62,8 @@ class Command(click.Command):
         unraisable_hook = sys.unraisablehook
         sys.unraisablehook = _resignal_if_dropped(unraisable_hook)
         try:
-            return super().invoke(ctx)
+            with parent_watch.stopping_when_orphaned():
+                return super().invoke(ctx)
         except PipelineError as error:
             raise click.ClickException(str(error)) from None
         except Terminated:
@@ -150,7 +161,10 @@ def params_file(section: str):
 
     No param value ever reaches a shell, so ``dvc exp run -S 'generate.digits=0;rm x'``
     is a bad value for click to refuse, not a command. Options given on the command line
-    still win. A key the command has no option for is refused, since it would be ignored.
+    still win. A key the command has no option for is refused, since it would be ignored;
+    a missing key is named as ``section.key``. Each value is checked as strictly as one
+    typed on the command line, and more: click would turn the YAML float 2.5 into the
+    integer 2 and log that, while ``params.yaml`` and ``dvc params diff`` still say 2.5.
     """
 
     def load(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -164,12 +178,15 @@ def params_file(section: str):
             raise click.BadParameter(f"{value}: expected a YAML mapping ({error})") from None
         if not isinstance(values, dict):
             raise click.BadParameter(f"{value}: expected a {section} section of params")
-        options = {p.name for p in ctx.command.params if isinstance(p, click.Option)}
-        unknown = sorted(set(values) - options)
-        if unknown:
-            raise click.BadParameter(
-                f"{value}: {section}.{unknown[0]} is not a parameter of this stage"
-            )
+        options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
+        for key, found in values.items():
+            if key not in options:
+                raise _InputError(f"{value}: {section}.{key} is not a parameter of this stage")
+            if not _takes(options[key].type, found):
+                expected = _expected(options[key].type)
+                shown = json.dumps(found, default=str)
+                raise _InputError(f"{value}: {section}.{key} = {shown}, expected {expected}")
+        ctx.meta[PARAMS_FILE] = (value, section)
         ctx.default_map = {**(ctx.default_map or {}), **values}
 
     return click.option(
@@ -180,6 +197,41 @@ def params_file(section: str):
         callback=load,
         help=f"YAML file whose {section} section gives the options' values (params.yaml).",
     )
+
+
+def _keys(section: str) -> set[str]:
+    return {field.name for config_class in SECTIONS[section] for field in fields(config_class)}
+
+
+def _takes(kind: click.ParamType, value) -> bool:
+    """Whether a YAML value is of the kind the option takes, and within its bounds: no
+    float for an integer, no string for a bool or a number, no list or mapping at all."""
+    if isinstance(kind, click.IntRange):
+        wanted = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(kind, click.FloatRange):
+        wanted = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is click.BOOL:
+        wanted = isinstance(value, bool)
+    else:
+        wanted = isinstance(value, str)
+    try:
+        return wanted and kind.convert(value, None, None) is not None
+    except click.BadParameter:
+        return False
+
+
+def _expected(kind: click.ParamType) -> str:
+    """What an option takes, said as the error line says it."""
+    if isinstance(kind, click.IntRange | click.FloatRange):
+        number = "an integer" if isinstance(kind, click.IntRange) else "a number"
+        if kind.min is None:
+            return number
+        return f"{number} {'>' if kind.min_open else '>='} {kind.min:g}"
+    if kind is click.BOOL:
+        return "true or false"
+    if isinstance(kind, click.Choice):
+        return "one of " + ", ".join(kind.choices)
+    return kind.expected if isinstance(kind, _Pattern) else "text"
 
 
 def output_path(flag: str, help: str):

@@ -24,6 +24,8 @@ from mnist_vae.errors import PipelineError
 from mnist_vae.run_log import LOST, RunLog
 
 _log = logging.getLogger(__name__)
+# The tag naming the checkpoint a training run writes and may resume from.
+CHECKPOINT = "checkpoint.fingerprint"
 
 
 @contextlib.contextmanager
@@ -31,9 +33,12 @@ def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunL
     """Opens the pipeline's run, tagged after the DVC experiment when there is one, in the
     store ``experiment.configure`` opened.
 
-    ``resumed`` (a ``checkpoint.State``) is where an earlier run stopped. Its run goes on,
-    tagged ``resumed_after_epoch``, when it is in the store with these very params; else
-    (a longer run from a finished one, say) a new run names it in ``resumed_from_run``.
+    ``resumed`` (a ``checkpoint.State``) is where an earlier run stopped; that run is the
+    latest one tagged with the checkpoint's fingerprint (``tags[CHECKPOINT]``). It goes
+    on, tagged ``resumed_after_epoch``, when it is in the store with these very params;
+    else (a longer run from a finished one, say) a new run names it in
+    ``resumed_from_run``. The run id is looked up, not kept in the checkpoint: DVC tracks
+    the checkpoint's bytes, which must not change from one rerun to the next.
     """
     dvc_tags = {
         "dvc.exp_name": os.environ.get("DVC_EXP_NAME"),
@@ -43,15 +48,31 @@ def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunL
     start = {"run_name": provenance.run_name()}
     if resumed and resumed.epoch:
         tags["resumed_after_epoch"] = str(resumed.epoch)
-        logged = _logged_params(resumed.run_id)
-        if logged is not None and not _conflicts(logged, params):
-            start = {"run_id": resumed.run_id}
+        earlier = _checkpointed_run(tags[CHECKPOINT])
+        if earlier is not None and not _conflicts(earlier.data.params, params):
+            start = {"run_id": earlier.info.run_id}
             with contextlib.suppress(MlflowException):  # the interruption is over
-                store.retrying(MlflowClient().delete_tag, resumed.run_id, orphans.REASON)
-        else:
-            tags["resumed_from_run"] = resumed.run_id
+                store.retrying(MlflowClient().delete_tag, earlier.info.run_id, orphans.REASON)
+        elif earlier is not None:
+            tags["resumed_from_run"] = earlier.info.run_id
     with _active(params, tags=tags, **start) as run:
         yield run
+
+
+def _checkpointed_run(fingerprint: str):
+    """The latest run of the experiment that trained under ``fingerprint``; None when this
+    store has none (the checkpoint came from another machine's run, say)."""
+    try:
+        runs = store.retrying(
+            mlflow.search_runs,
+            filter_string=f"tags.`{CHECKPOINT}` = '{fingerprint}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+            output_format="list",
+        )
+    except LOST as error:
+        raise store.unreachable(experiment.tracking_uri(), error) from None
+    return runs[0] if runs else None
 
 
 def _logged_params(run_id: str) -> dict | None:

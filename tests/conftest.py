@@ -30,11 +30,14 @@ LONGEST = (
 def pytest_configure(config):
     """One folder of XLA's compiled programs for the run, which its xdist workers inherit
     through the environment: each program costs its compile once per run, as on a fresh
-    machine, and nothing of the user's own cache is read or written. Set before any test
-    module imports mnist_vae, which reads it."""
+    machine, and nothing of the user's own cache is read or written."""
     if not hasattr(config, "workerinput"):
         config.xla_cache = tempfile.mkdtemp(prefix="mnist-vae-xla-")
         os.environ["MNIST_VAE_XLA_CACHE"] = config.xla_cache
+    # What the package sets before TensorFlow loads, set before any test module imports
+    # Keras: importing JAX first would set TF_CPP_MIN_LOG_LEVEL=1 for every stage the
+    # tests start, and the stages keep a level they inherit.
+    import mnist_vae  # noqa: F401
 
 
 def pytest_unconfigure(config):

@@ -118,18 +118,21 @@ def _train_process(root: Path, epochs: str = "100000") -> subprocess.Popen:
 
 
 def test_a_checkpoint_that_cannot_be_used_says_why_and_training_starts_afresh(trained):
-    """A finished run's checkpoint, then one truncated as a half-copied file would be:
-    neither is dropped in silence, and neither stops the stage."""
+    """A finished run's checkpoint, one of other params, then one truncated as a
+    half-copied file would be: none is dropped in silence, and none stops the stage."""
     checkpoint = trained / "models" / "checkpoint.npz"
     finished = CliRunner().invoke(train, train_args(trained / "data", trained))
+    other = train_args(trained / "data", trained, **{"--learning-rate": "0.02"})
+    other_params = CliRunner().invoke(train, other)
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
     damaged = CliRunner().invoke(train, train_args(trained / "data", trained))
 
-    assert finished.exit_code == damaged.exit_code == 0, finished.output + damaged.output
+    assert finished.exit_code == other_params.exit_code == damaged.exit_code == 0
     assert (
         f"{checkpoint} is of a finished run (2 epochs, 2 asked for); training from epoch 1"
         in finished.output
     )
+    assert f"{checkpoint} was written under other params; training" in other_params.output
     assert f"{checkpoint} is unreadable (BadZipFile: " in damaged.output
     assert "; training from epoch 1" in damaged.output
 

@@ -8,7 +8,7 @@ import zipfile
 import h5py
 import pytest
 from click.testing import CliRunner
-from conftest import train_args
+from conftest import ROOT, train_args
 from mlflow.tracking import MlflowClient
 from pipeline_repo import dvc, git
 
@@ -220,4 +220,25 @@ def test_review_refuses_an_unknown_revision_on_one_line(tmp_path, monkeypatch, o
     assert result.output == (
         f"Error: {option} 'no-such-rev': no such git revision or DVC experiment here\n"
     )
+    assert not (tmp_path / "review").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "path"),
+    [("--test-metrics", "metrics/evaluat.json"), ("--per-image", "per_image.csv"),
+     ("--run-file", "models/run.json"), ("--image", "plots/sample.png")],
+)  # fmt: skip
+def test_review_refuses_a_file_no_stage_writes_on_one_line(tmp_path, monkeypatch, option, path):
+    git(tmp_path, "init", "-q")
+    dvc(tmp_path, "init", "-q")
+    for name in ("dvc.yaml", "params.yaml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "the pipeline")
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(commands.main, ["review", option, path, "--output", "review/r.md"])
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: {option} {path!r}: no stage of dvc.yaml writes it\n"
     assert not (tmp_path / "review").exists()

@@ -49,6 +49,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
 
     repo = Repo(".")
     _require_revisions(repo, {"--baseline": baseline, "--rev": rev})
+    _require_outputs(repo, paths)
     target = rev or "workspace"
     # DVC's diffs leave out "diff" when nothing changed: a code change keeps the params.
     metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True).get("diff", {})
@@ -80,6 +81,22 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(record["run_id"]))
     write_text(output, report.render(baseline, target, sections))
+
+
+def _require_outputs(repo, paths: Paths) -> None:
+    """Refuses, on one line, a file that no stage of ``dvc.yaml`` writes: a typo there
+    would otherwise be reviewed as a file that is absent on both sides."""
+    declared = {str(out.def_path) for out in repo.index.outs}
+    given = {
+        "--test-metrics": [paths.test_metrics],
+        "--per-image": [paths.per_image],
+        "--run-file": [paths.run_file],
+        "--image": paths.images,
+    }
+    for option, files in given.items():
+        for name in files:
+            if name not in declared:
+                raise PipelineError(f"{option} {name!r}: no stage of dvc.yaml writes it")
 
 
 def _require_revisions(repo, revisions: dict[str, str | None]) -> None:

@@ -223,16 +223,18 @@ def test_an_interrupted_evaluation_leaves_the_training_run_finished(trained, mlf
 
 
 def test_an_unreachable_tracking_server_fails_fast_on_one_line(prepared, monkeypatch):
-    uri = "http://127.0.0.1:9"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    """The line names the server, but never its password: it ends up in CI logs."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cret@127.0.0.1:9")
     start = time.monotonic()
 
     result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
 
     assert time.monotonic() - start < 30
     assert result.exit_code == 1
+    assert "s3cret" not in result.output
     assert result.output == (
-        f"Error: MLflow store {uri} did not answer ([Errno 111] Connection refused); start "
+        "Error: MLflow store http://alice:***@127.0.0.1:9 did not answer ([Errno 111] "
+        "Connection refused); start "
         "it, or point MLFLOW_TRACKING_URI at a running server (unset, the pipeline uses "
         "mlflow.db at the repository root)\n"
     )

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 from test_download import mirrors  # noqa: F401  (the fixture)
 
 from mnist_vae import data, download
@@ -77,3 +78,17 @@ def test_split_larger_than_the_data_is_refused(tmp_path, mnist_dir):
     assert result.exit_code == 1
     assert result.output == "Error: train_size + val_size = 63000, expected at most 60000\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mirror_s_password_is_never_printed(tmp_path):
+    """The failing URL is named, with its password hidden: the line ends up in CI logs."""
+    result = CliRunner().invoke(
+        prepare,
+        ["--params", str(ROOT / "params.yaml"), "--source", "http://bob:pw0rd@127.0.0.1:9/mnist"]
+        + ["--out-dir", str(tmp_path / "data"), "--class-counts", str(tmp_path / "c.csv")],
+    )
+
+    assert result.exit_code == 1
+    assert "pw0rd" not in result.output
+    assert result.output.startswith("Error: http://bob:***@127.0.0.1:9/mnist/")
+    assert not (tmp_path / "data").exists()

@@ -17,7 +17,7 @@ import click
 
 from mnist_vae import parent_watch
 from mnist_vae.config import SECTIONS
-from mnist_vae.errors import PipelineError, Terminated
+from mnist_vae.errors import PipelineError, Terminated, redacted
 
 # Where ctx.meta keeps the params file and section that gave the options their values.
 PARAMS_FILE = "mnist_vae.params_file"
@@ -65,7 +65,7 @@ class Command(click.Command):
             with parent_watch.stopping_when_orphaned():
                 return super().invoke(ctx)
         except PipelineError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(redacted(str(error))) from None
         except Terminated:
             raise _Interrupted(signal.SIGTERM) from None
         except KeyboardInterrupt:

@@ -1,6 +1,11 @@
-"""The exception types the stages turn into a one-line error message."""
+"""The exception types the stages turn into a one-line error message, and what such a
+line may not show."""
 
+import re
 import signal
+
+# user:password@ in a URL of any scheme: an MLflow tracking URI, a DVC remote, a mirror.
+_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
 
 
 class PipelineError(Exception):
@@ -12,3 +17,9 @@ class Terminated(KeyboardInterrupt):
     temporary files removed, the MLflow run ended as KILLED."""
 
     signal_name = signal.Signals.SIGTERM.name
+
+
+def redacted(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***``: a one-line error
+    ends up in ``dvc queue logs``, CI logs and Slurm output files."""
+    return _PASSWORD.sub(r"\1:***@", text)

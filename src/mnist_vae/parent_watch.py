@@ -7,6 +7,9 @@ process that started it, past any shell between them (DVC starts each command th
 one, which would outlive it), and sends itself SIGTERM once that process is gone. The
 stage then ends as on any SIGTERM: its run KILLED, nothing registered. It looks twice a
 second, well within the 30 s a scheduler gives between SIGTERM and SIGKILL.
+
+Only a stage that DVC started watches (DVC sets ``DVC_STAGE`` for it): a command run by
+hand, under ``nohup`` say, is meant to outlive the shell that started it.
 """
 
 import contextlib
@@ -22,7 +25,7 @@ SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "fish"})
 
 @contextlib.contextmanager
 def stopping_when_orphaned(interval: float = 0.5) -> Iterator[None]:
-    starter = _starter()
+    starter = _starter() if os.environ.get("DVC_STAGE") else None
     done = threading.Event()
 
     def watch() -> None:

@@ -32,10 +32,9 @@ def repo(tmp_path_factory, mnist_dir):
 
 @pytest.mark.parametrize(("change", "refused"), BAD)
 def test_a_bad_value_in_params_yaml_stops_dvc_repro_on_one_line(repo, change, refused):
-    committed = (repo / "params.yaml").read_text()
     lock = (repo / "dvc.lock").read_text()
     if None in change.values():
-        params = yaml.safe_load(committed)
+        params = yaml.safe_load((repo / "params.yaml").read_text())
         del params["train"][next(iter(change))]
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     else:
@@ -45,7 +44,7 @@ def test_a_bad_value_in_params_yaml_stops_dvc_repro_on_one_line(repo, change, re
             ["dvc", "repro"], cwd=repo, capture_output=True, text=True, env=user_env()
         )
     finally:
-        (repo / "params.yaml").write_text(committed)
+        git(repo, "checkout", "params.yaml")
 
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]

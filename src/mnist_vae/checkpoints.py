@@ -86,9 +86,10 @@ _AFRESH = "training from epoch 1"
 
 def _refusal(meta: dict, key: str, epochs: int) -> str | None:
     settings, _, data = str(meta.get("fingerprint", "")).partition(":")
-    if settings != key.partition(":")[0]:
+    wanted_settings, _, wanted_data = key.partition(":")
+    if settings != wanted_settings:
         return "was written under other params"
-    if data != key.partition(":")[2]:
+    if data != wanted_data:
         return "was written for other data"
     if meta["epoch"] >= epochs:
         return f"is of a finished run ({meta['epoch']} epochs, {epochs} asked for)"

@@ -5,7 +5,8 @@ stage on tiny data, and about 10 s of the default's first epoch. TensorFlow (thr
 ``TF_XLA_FLAGS``) and JAX (through ``JAX_COMPILATION_CACHE_DIR``) can keep the compiled
 programs on disk. A program compiled for one CPU may use instructions another lacks, so
 the folder is keyed by everything that decides what the compiler emits: the CPU's
-vendor, family, model and flags, the compilers' versions and the user's own XLA flags.
+vendor, family, model and flags, the compilers' installed files and the user's own XLA
+flags.
 Machines of one kind may share a folder; machines of two kinds never share an entry.
 
 A loaded program is the program the compiler would have emitted, so the numbers are the
@@ -15,10 +16,9 @@ in every process; the folder may be deleted at any time.
 """
 
 import hashlib
-import json
+import importlib.util
 import os
 import re
-from importlib import metadata
 from pathlib import Path
 
 from mnist_vae import machine
@@ -50,16 +50,21 @@ def key(environ=os.environ, cpu: dict[str, str] | None = None) -> str:
     cpu = machine.cpu_info() if cpu is None else cpu
     decides = {
         "cpu": {entry: cpu.get(entry, "") for entry in CPU_ENTRIES},
-        "versions": {name: _version(name) for name in ("tensorflow", "jax", "jaxlib")},
+        "compilers": {name: _installed(name) for name in ("tensorflow", "jax", "jaxlib")},
         "flags": [environ.get(name, "") for name in ("TF_XLA_FLAGS", "XLA_FLAGS")],
     }
-    digest = hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(repr(decides).encode()).hexdigest()[:16]
     name = re.sub(r"[^a-z0-9]+", "-", cpu.get("model name", "unknown cpu").lower()).strip("-")
     return f"{name}-{digest}"
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
+def _installed(package: str) -> str:
+    """Where the package is and when it was written: another version is other files.
+
+    Its files, not ``importlib.metadata``'s version, which would cost every stage's
+    ``--help`` about 75 ms of imports (email, json) on a Zen 3 before any work."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
         return "absent"
+    written = os.stat(spec.origin)
+    return f"{spec.origin}:{written.st_size}:{written.st_mtime_ns}"

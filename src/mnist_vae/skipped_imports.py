@@ -19,12 +19,13 @@ SKIPPED = (
     ("keras.src.callbacks.orbax_checkpoint", "jax"),
     ("tensorflow.lite.python.util", "jax"),
 )
+_PACKAGES = frozenset(skipped for _, skipped in SKIPPED)
 
 
 class _Skip(MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         package = fullname.partition(".")[0]
-        if package not in {skipped for _, skipped in SKIPPED}:
+        if package not in _PACKAGES:  # every import passes here: nothing more for most
             return None
         importer = _importer()
         if any(importer.startswith(prefix) and package == skipped for prefix, skipped in SKIPPED):

@@ -72,6 +72,15 @@ def mlflow_store(tmp_path, monkeypatch):
     return tmp_path / "mlflow.db"
 
 
+@pytest.fixture(autouse=True)
+def reaped():
+    """Nothing a test started in the background outlives it (``reaping``)."""
+    yield
+    from reaping import reap
+
+    reap()
+
+
 def mnist_folder() -> Path:
     """The folder with the four official files: MNIST_MIRROR, else ../shared/mnist."""
     return Path(os.environ.get("MNIST_MIRROR", ROOT.parent / "shared" / "mnist")).resolve()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from conftest import ROOT
 from mlflow.tracking import MlflowClient
+from reaping import started
 
 from mnist_vae import store
 
@@ -36,14 +37,17 @@ def store_runs(location: Path | str, filter_string: str = "") -> list:
 def stage_process(
     stage: str, args: list[str], backend: str = "tensorflow", **env: str
 ) -> subprocess.Popen:
-    """A stage as DVC starts it: its own process, its errors on stderr."""
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *args],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": backend, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_from_a_terminal,
+    """A stage as DVC starts it: its own process, its errors on stderr; killed, if still
+    running, when the test ends."""
+    return started(
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "stages" / f"{stage}.py"), *args],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "KERAS_BACKEND": backend, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_as_from_a_terminal,
+        )
     )
 
 

@@ -9,9 +9,11 @@ import subprocess
 import psutil
 import pytest
 import yaml
-from mnist_vae.parent_watch import SHELLS
 from pipeline_repo import dvc, git, make_repo, set_params, user_env
+from reaping import started
 from stage_processes import store_client, store_runs, wait_for
+
+from mnist_vae.parent_watch import SHELLS
 
 pytestmark = pytest.mark.slow
 
@@ -61,17 +63,18 @@ def test_a_stage_whose_dvc_was_killed_alone_stops_and_registers_nothing(repo):
     the process group. The stage ends KILLED within the grace a scheduler gives (30 s)."""
     set_params(repo, {"train": {"epochs": 100000}})
     lock = (repo / "dvc.lock").read_text()
-    process = subprocess.Popen(
+    process = started(subprocess.Popen(
         ["dvc", "repro"], cwd=repo, env=user_env(), stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    ))  # fmt: skip
     try:
         history = repo / "metrics" / "history.csv"
         wait_for(lambda: history.is_file() and history.read_text().count("\n") >= 2, process,
                  "the train stage's first epoch")  # fmt: skip
         # Without $SHELL, DVC starts the stage through `sh -c`, which stays its parent.
-        (stage,) = [p for p in psutil.Process(process.pid).children(recursive=True)
-                    if "stages/train.py" in " ".join(p.cmdline()) and p.name() not in SHELLS]  # fmt: skip
+        children = psutil.Process(process.pid).children(recursive=True)
+        (stage,) = [p for p in children if "stages/train.py" in " ".join(p.cmdline())
+                    and p.name() not in SHELLS]  # fmt: skip
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         gone, _ = psutil.wait_procs([stage], timeout=30)

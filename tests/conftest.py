@@ -40,6 +40,15 @@ def pytest_configure(config):
     import mnist_vae  # noqa: F401
 
 
+def pytest_report_header(config):
+    """The CPU a run's times come from: they mean nothing without it (issue 28)."""
+    from mnist_vae import machine
+
+    info = machine.cpu_info()
+    kind = f"family {info.get('cpu family', '?')} model {info.get('model', '?')}"
+    return f"cpu: {machine.cpu_model()}, {kind}: {' '.join(machine.speed_flags()) or 'no avx2'}"
+
+
 def pytest_unconfigure(config):
     if hasattr(config, "xla_cache"):
         shutil.rmtree(config.xla_cache, ignore_errors=True)

@@ -22,7 +22,7 @@ def evaluate(
     latent_space, interpolation, **options,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
-    from mnist_vae import data, evaluation, figures, lineage, plotting, tracking
+    from mnist_vae import comparable, data, evaluation, figures, lineage, plotting, tracking
     from mnist_vae import model as model_lib
     from mnist_vae.atomic import write_json, write_text
     from mnist_vae.config import EvaluateConfig, from_options
@@ -48,6 +48,10 @@ def evaluate(
             run.artifact(figure_paths[name])
         write_json(metrics, {"test": scores})
         run.metrics(tracking.prefixed("test", scores))
+        # What the scores compare under, for the champion and the review (``comparable``).
+        key = comparable.tags(comparable.key(vae.model_config, config.seed, test))
+        run.tags(key)
+        run.version_tags(key)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from pipeline_repo import (
 )
 from stage_processes import store_runs
 
-from mnist_vae import commands, compile_cache, model
+from mnist_vae import commands, comparable, compile_cache, data, model
+from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
 
 pytestmark = pytest.mark.slow
 
@@ -176,15 +177,24 @@ def _failed_experiment(repo: Path, name: str, change: str) -> str:
 
 
 def _check_champion(repo: Path) -> None:
-    """Each training run registered a version; the alias goes to the best test -ELBO."""
+    """Each training run registered a version, which its evaluation tagged with what its
+    scores compare under; the alias goes to the best test -ELBO."""
     uri = f"sqlite:///{repo / 'mlflow.db'}"
     client = MlflowClient(uri)
     versions = client.search_model_versions("name = 'mnist-vae'")
     scores = {v.version: client.get_run(v.run_id).data.metrics["test.neg_elbo"] for v in versions}
     assert len(scores) == 2  # the first run and its forced rerun
+    params, test_data = repo / "params.yaml", repo / "data" / "prepared" / "test.npz"
+    key = comparable.key(
+        from_params(ModelConfig, params), from_params(EvaluateConfig, params).seed,
+        data.load(test_data),
+    )  # fmt: skip
+    assert [comparable.from_tags(v.tags) for v in versions] == [key, key]
 
     result = CliRunner().invoke(
-        commands.main, ["champion", "--alias", "champion"], env={"MLFLOW_TRACKING_URI": uri}
+        commands.main,
+        ["champion", "--params", str(params), "--test-data", str(test_data)],
+        env={"MLFLOW_TRACKING_URI": uri},
     )
 
     assert result.exit_code == 0, result.output

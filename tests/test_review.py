@@ -117,6 +117,8 @@ def _check_review(repo: Path) -> None:
     assert float(paired.split("±")[0]) == pytest.approx(float(change), abs=0.15)
     assert 0 < float(seed_noise) < abs(float(change))
     assert "| train.latent_dim | 8 | 2 |" in report
+    assert "Both sides scored on: bernoulli, gray, unconditional, test set " in report
+    assert ", 500 images." in report
     verdicts = _verdicts(report)
     assert verdicts["test.neg_elbo"] == "worse", report
     assert verdicts["test.iw_nll"] == "worse", report

@@ -168,41 +168,83 @@ def test_a_run_file_that_is_not_json_is_refused_on_one_line(trained):
     assert not (trained / "s.npz").exists() and not (trained / "s.png").exists()
 
 
-def test_champion_without_any_scored_version_is_refused_on_one_line(mlflow_store):
+def _champion(prepared, *args: str):
+    """``mnist-vae champion``, the workspace being params.yaml and the prepared test set."""
+    test_data = str(prepared / "data" / "test.npz")
+    return CliRunner().invoke(commands.main, ["champion", "--test-data", test_data, *args])
 
-    result = CliRunner().invoke(commands.main, ["champion"])
+
+def test_champion_without_any_scored_version_is_refused_on_one_line(prepared, mlflow_store):
+
+    result = _champion(prepared)
 
     assert result.exit_code == 1
     # MLflow itself logs the creation of the new store's tables before it.
     last = result.output.splitlines()[-1]
-    assert last == (
-        "Error: mnist-vae: no registered version has a FINISHED run with a finite test.neg_elbo"
-    )
+    assert last.startswith("Error: mnist-vae: no registered version like bernoulli, gray, ")
+    assert last.endswith(" images has a FINISHED run with a finite test.neg_elbo")
 
 
-def test_champion_is_the_best_version_and_the_newest_of_equals(mlflow_store):
+def test_champion_is_the_best_comparable_version_and_the_newest_of_equals(prepared, mlflow_store):
     """A rerun of the same pipeline registers the same score again; its newer version,
-    logged by the newer code, wins the tie. A NaN score, or a run that did not finish,
-    never competes, however it compares."""
+    logged by the newer code, wins the tie. A NaN score, a run that did not finish, a
+    deleted run, and any version scored on other terms (a Gaussian likelihood, binarized
+    inputs, or never scored) never compete, however their numbers compare."""
     import mlflow
 
-    from mnist_vae import experiment
+    from mnist_vae import comparable, experiment
+    from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
 
     experiment.configure()
     client = mlflow.MlflowClient()
     client.create_registered_model("mnist-vae")
-    scores = [(99.5, "FINISHED"), (99.0, "FINISHED"), (120.0, "FINISHED"), (99.0, "FINISHED")]
-    for score, status in [*scores, (float("nan"), "FINISHED"), (50.0, "FAILED")]:
+    ours = comparable.key(
+        from_params(ModelConfig),
+        from_params(EvaluateConfig).seed,
+        data.load(prepared / "data" / "test.npz"),
+    )
+    gaussian = {**ours, "likelihood": "gaussian"}
+    binarized = {**ours, "inputs": "binarized, seed 0"}
+    versions = [
+        (99.5, "FINISHED", ours),
+        (99.0, "FINISHED", ours),
+        (120.0, "FINISHED", ours),
+        (99.0, "FINISHED", ours),  # version 4, the champion
+        (float("nan"), "FINISHED", ours),
+        (50.0, "FAILED", ours),
+        (-700.0, "FINISHED", gaussian),  # version 7
+        (91.2, "FINISHED", binarized),
+        (10.0, "FINISHED", None),
+        (5.0, "FINISHED", ours),  # version 10, its run deleted
+    ]
+    for score, status, key in versions:
         with mlflow.start_run() as run:
             mlflow.log_metric("test.neg_elbo", score)
         client.set_terminated(run.info.run_id, status)
-        client.create_model_version("mnist-vae", run.info.artifact_uri, run.info.run_id)
+        tags = comparable.tags(key) if key else {}
+        client.create_model_version("mnist-vae", run.info.artifact_uri, run.info.run_id, tags)
+    client.delete_run(run.info.run_id)
 
-    result = CliRunner().invoke(commands.main, ["champion"])
+    result = _champion(prepared)
 
     assert result.exit_code == 0, result.output
+    assert f"Warning: mnist-vae version 10: its run {run.info.run_id} is deleted; skipped" in (
+        result.output
+    )
     assert result.output.splitlines()[-1].startswith("mnist-vae@champion -> version 4 ")
+    assert result.output.splitlines()[-1].endswith(f", best of 4 like {comparable.spelled(ours)}")
     assert int(client.get_model_version_by_alias("mnist-vae", "champion").version) == 4
+    described = client.get_registered_model("mnist-vae").tags
+    assert described["champion.key"] == comparable.spelled(ours)
+
+    gaussians = _champion(prepared, "--like", "7", "--alias", "gaussian-champion")
+
+    assert gaussians.output.startswith("mnist-vae@gaussian-champion -> version 7 "), (
+        gaussians.output
+    )
+    assert int(client.get_model_version_by_alias("mnist-vae", "champion").version) == 4
+    described = client.get_registered_model("mnist-vae").tags
+    assert described["gaussian-champion.key"].startswith("gaussian, gray, unconditional, ")
 
 
 @pytest.mark.parametrize("option", ["--baseline", "--rev"])

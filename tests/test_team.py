@@ -148,9 +148,13 @@ def test_the_champion_and_the_other_version_are_served(server, repo):
     """``mlflow models serve`` turns latent vectors, and digits for the conditional model,
     into the decoder's images: the same images as the model loaded in Python."""
     out = run(repo, "mnist-vae", "champion", MLFLOW_TRACKING_URI=server)
+    # The workspace holds the conditional experiment (`dvc exp run` applies it there); a
+    # conditional model bounds -log p(x | digit), so the other version does not compete.
     assert out.strip().splitlines()[-1].startswith("mnist-vae@champion -> version ")
+    assert ", best of 1 like bernoulli, gray, conditional, test set " in out
     client = mlflow.MlflowClient(server)
     champion = client.get_model_version_by_alias("mnist-vae", "champion")
+    assert client.get_run(champion.run_id).data.params["train.conditional"] == "true"
     (other,) = [
         v
         for v in client.search_model_versions("name = 'mnist-vae'")
@@ -193,6 +197,21 @@ def test_the_champion_and_the_other_version_are_served(server, repo):
             model_server.stop()
     assert set(served) == {False, True}
     assert np.abs(served[True] - served[False]).max() > 1e-3
+
+
+def test_a_review_gives_no_verdict_between_models_that_score_different_things(server, repo):
+    """The conditional model's -ELBO bounds -log p(x | digit): a lower number than the
+    unconditional model's is no better model, and the review says so."""
+    run(repo, "mnist-vae", "review", "--rev", "conditional", "--output", "review/cond.md",
+        MLFLOW_TRACKING_URI=server)  # fmt: skip
+
+    report = (repo / "review" / "cond.md").read_text()
+    assert (
+        "**Not comparable**: conditional: unconditional against conditional (HEAD against "
+        "conditional)."
+    ) in report
+    rows = [line for line in report.splitlines() if line.startswith("| test.")]
+    assert rows and all(row.endswith("| **not comparable** |") for row in rows), rows
 
 
 def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:

@@ -10,6 +10,8 @@ import click
 
 from mnist_vae.cli import Command
 
+PARAMS = "params.yaml"
+TEST_DATA = "data/prepared/test.npz"
 TEST_METRICS = "metrics/evaluate.json"
 SEED_BAND = "metrics/seed_band.json"
 
@@ -21,21 +23,54 @@ def main():
 
 @main.command(cls=Command)
 @click.option("--alias", default="champion", show_default=True, help="The alias to set.")
-def champion(alias):
-    """Set ALIAS on the registered model version with the best test -ELBO.
+@click.option(
+    "--like",
+    metavar="VERSION",
+    help="Compete among versions comparable with this one, not with the workspace.",
+)
+@click.option(
+    "--params",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=PARAMS,
+    show_default=True,
+    help="The params whose model and evaluation the workspace's key comes from.",
+)
+@click.option(
+    "--test-data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=TEST_DATA,
+    show_default=True,
+    help="The test set the workspace's key names.",
+)
+def champion(alias, like, params, test_data):
+    """Set ALIAS on the registered model version with the best test -ELBO, among versions
+    whose scores compare with the workspace's: the same likelihood, inputs (gray or
+    binarized), conditioning and test set (see docs/mlflow-and-serving.md).
 
     Uses the same MLflow store as the stages (MLFLOW_TRACKING_URI, else mlflow.db at the
     repository root). Only versions whose run finished with a finite score compete.
     """
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import experiment, registry
+    from mnist_vae import comparable, data, experiment, registry
+    from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
 
     experiment.configure()
-    best, value = registry.crown(MlflowClient(), registry.NAME, alias)
+    client = MlflowClient()
+    if like is None:
+        model_config = from_params(ModelConfig, params)
+        seed = from_params(EvaluateConfig, params).seed
+        key = comparable.key(model_config, seed, data.load(test_data))
+    else:
+        key = registry.key_of(client, registry.NAME, like)
+    crowned = registry.crown(client, registry.NAME, alias, key)
+    for skipped in crowned.skipped:
+        click.echo(f"Warning: {registry.NAME} {skipped}; skipped", err=True)
+    best = crowned.version
     click.echo(
-        f"{registry.NAME}@{alias} -> version {best.version} "
-        f"(run {best.run_id}, {registry.METRIC} {value:.3f})"
+        f"{registry.NAME}@{alias} -> version {best.version} (run {best.run_id}, "
+        f"{registry.METRIC} {crowned.value:.3f}), best of {crowned.among} like "
+        f"{comparable.spelled(key)}"
     )
 
 

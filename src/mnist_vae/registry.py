@@ -1,46 +1,87 @@
 """The MLflow model registry: every trained model is a version of one registered model,
-and the ``champion`` alias names the version with the best test -ELBO."""
+and the ``champion`` alias names the version with the best test -ELBO among those whose
+scores are comparable (``comparable``)."""
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow.pyfunc
 
+from mnist_vae import comparable
 from mnist_vae.run_log import RunLog
 
 NAME = "mnist-vae"
 METRIC = "test.neg_elbo"
 
 
-def crown(client, name: str, alias: str, metric: str = METRIC):
+@dataclass(frozen=True)
+class Crowned:
+    version: object  # mlflow's ModelVersion
+    value: float
+    among: int  # the versions that competed
+    skipped: list[str]  # versions of the key whose run could not be read, and why
+
+
+def crown(client, name: str, alias: str, key: dict[str, str], metric: str = METRIC) -> Crowned:
     """Points ``alias`` at the version of ``name`` whose run has the lowest ``metric``,
-    the newest of equals (a rerun of the same pipeline registers the same scores again).
+    the newest of equals (a rerun of the same pipeline registers the same scores again),
+    and records ``key`` as the registered model's tag ``<alias>.key``.
 
-    Only versions whose run FINISHED with a finite ``metric`` compete: NaN compares as
-    neither better nor worse than anything, so a diverged model could otherwise win.
-
-    Returns:
-        The chosen model version and its metric.
+    Only versions tagged with ``key`` compete, and of those only the ones whose run
+    FINISHED with a finite ``metric``: NaN compares as neither better nor worse than
+    anything, so a diverged model could otherwise win.
 
     Raises:
-        PipelineError: no version's run has the metric yet.
+        PipelineError: no such version.
     """
     from mnist_vae.errors import PipelineError
 
-    scored = []
+    scored, skipped = [], []
     for version in client.search_model_versions(f"name = '{name}'"):
-        run = client.get_run(version.run_id)
+        if comparable.from_tags(version.tags) != key:
+            continue
+        run, why = _run(client, version.run_id)
+        if run is None:
+            skipped.append(f"version {version.version}: {why}")
+            continue
         value = run.data.metrics.get(metric)
         if run.info.status == "FINISHED" and value is not None and math.isfinite(value):
             scored.append((value, int(version.version), version))
     if not scored:
         raise PipelineError(
-            f"{name}: no registered version has a FINISHED run with a finite {metric}"
+            f"{name}: no registered version like {comparable.spelled(key)} has a FINISHED "
+            f"run with a finite {metric}"
         )
     value, _, best = min(scored, key=lambda item: (item[0], -item[1]))
     client.set_registered_model_alias(name, alias, best.version)
-    return best, value
+    client.set_registered_model_tag(name, f"{alias}.key", comparable.spelled(key))
+    return Crowned(best, value, len(scored), skipped)
+
+
+def _run(client, run_id: str):
+    """The run, or None and why: a deleted run's version must not win, nor stop the
+    crowning of the others."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as error:
+        return None, f"its run {run_id} cannot be read ({error.error_code})"
+    if run.info.lifecycle_stage == "deleted":
+        return None, f"its run {run_id} is deleted"
+    return run, None
+
+
+def key_of(client, name: str, version: str) -> dict[str, str]:
+    """The comparability key of version ``version`` of ``name``."""
+    from mnist_vae.errors import PipelineError
+
+    found = comparable.from_tags(client.get_model_version(name, version).tags)
+    if found is None:
+        raise PipelineError(f"{name} version {version} has no comparable.* tags (never scored)")
+    return found
 
 
 def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:

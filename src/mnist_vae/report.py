@@ -1,7 +1,7 @@
 """The review's Markdown: a table of verdicts on the test metrics, the other metrics and
 params that changed, the images side by side, and the machine each side ran on."""
 
-from mnist_vae import noise
+from mnist_vae import comparable, noise
 
 MACHINE = ("cpu", "device", "precision", "epoch_seconds", "examples_per_second", "peak_memory_mb")
 
@@ -14,11 +14,13 @@ def render(baseline: str, target: str, sections: dict) -> str:
         target: the compared side's name (a revision, an experiment, or "workspace").
         sections: ``tests`` (rows from ``judged``), ``band`` (its file's content or
             None), ``metrics`` (the other metric files' ``Repo.metrics.diff``), ``params``
-            (``Repo.params.diff``), ``images`` ((title, baseline path, target path)
+            (``Repo.params.diff``), ``keys`` (each side's comparability key, or None,
+            and where they differ), ``images`` ((title, baseline path, target path)
             triples, relative to the report), ``runs`` (each side's MLflow run as text)
             and ``machine`` (each side's machine figures, by name).
     """
     lines = [f"# {target} against {baseline}", ""]
+    lines += _compared(baseline, target, *sections["keys"])
     lines += _tests(baseline, target, sections["tests"], sections["band"])
     lines += ["## Other metrics", "", f"| file | metric | {baseline} | {target} | change |"]
     lines += ["| --- | --- | ---: | ---: | ---: |"]
@@ -37,6 +39,21 @@ def render(baseline: str, target: str, sections: dict) -> str:
     runs = sections["runs"]
     lines += ["", "## MLflow runs", "", f"- {baseline}: {runs[0]}", f"- {target}: {runs[1]}", ""]
     return "\n".join(lines)
+
+
+def _compared(baseline: str, target: str, keys: list, differences: list[str]) -> list[str]:
+    """What the two sides' test metrics are scores of (``comparable``), and why there is
+    no verdict where that differs."""
+    if differences:
+        return [
+            f"**Not comparable**: {'; '.join(differences)} ({baseline} against {target}). "
+            "The two sides score different things, so no test metric gets a verdict.",
+            "",
+        ]
+    if keys[0] == keys[1]:
+        return [f"Both sides scored on: {comparable.spelled(keys[0])}.", ""]
+    spelled = (comparable.spelled(key) for key in keys)
+    return [f"Scored on: {baseline}: {next(spelled)}; {target}: {next(spelled)}.", ""]
 
 
 def _tests(baseline: str, target: str, rows: list[tuple], band: dict | None) -> list[str]:

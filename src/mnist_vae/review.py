@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae import noise, report
+from mnist_vae import comparable, noise, report
 from mnist_vae.errors import PipelineError
 
 
@@ -27,15 +27,18 @@ class Paths:
     images: tuple[str, ...]
 
 
-def judged(test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired]) -> list[tuple]:
+def judged(
+    test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired], comparable: bool = True
+) -> list[tuple]:
     """A row per test metric: its name, old, new and change, the change the seed alone
-    explains, the paired difference and the verdict."""
+    explains, the paired difference and the verdict (none where the two sides score
+    different things)."""
     rows = []
     for key, change in sorted(test_diff.items()):
         name = key.removeprefix("test.")
         stats = band["test"].get(name) if band else None
         pair, diff = pairs.get(name), change.get("diff")
-        verdict = noise.verdict(name, diff, stats, pair)
+        verdict = noise.verdict(name, diff, stats, pair) if comparable else "not comparable"
         rows.append((key, change.get("old"), change.get("new"), diff, stats, pair, verdict))
     return rows
 
@@ -62,8 +65,13 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
     pairs = noise.paired(*(_per_image(paths.per_image, revision) for revision in (baseline, rev)))
     folder = output.parent / f"{output.stem}_images"
     sides = ((baseline, baseline), (target, rev))
+    records = [_read(paths.run_file, revision) for _, revision in sides]
+    runs = [_run(json.loads(text)["run_id"]) if text else None for text in records]
+    keys = [comparable.from_tags(run.data.tags) if run else None for run in runs]
+    differences = comparable.differences(*keys)
     sections = {
-        "tests": judged(metrics.pop(paths.test_metrics, {}), band, pairs),
+        "tests": judged(metrics.pop(paths.test_metrics, {}), band, pairs, not differences),
+        "keys": (keys, differences),
         "band": band,
         "metrics": metrics,
         "params": repo.params.diff(a_rev=baseline, b_rev=target).get("diff", {}),
@@ -71,15 +79,14 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         "runs": [],
         "machine": [],
     }
-    for side, revision in sides:
-        text = _read(paths.run_file, revision)
+    for (side, _), text, run in zip(sides, records, runs, strict=True):
         if text is None:
             sections["runs"].append(f"none: no {paths.run_file} at {side}")
             sections["machine"].append({})
             continue
         record = json.loads(text)
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
-        sections["machine"].append(_machine_figures(record["run_id"]))
+        sections["machine"].append(_machine_figures(run))
     write_text(output, report.render(baseline, target, sections))
 
 
@@ -146,16 +153,22 @@ def _images(folder: Path, sides, paths: tuple[str, ...]) -> list[tuple[str, str,
     return images
 
 
-def _machine_figures(run_id: str) -> dict:
-    """The run's machine tags and metrics; empty where the run is not in this store."""
+def _run(run_id: str):
+    """The MLflow run; None where it is not in this store."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from mnist_vae import experiment
 
     try:
-        run = MlflowClient(experiment.tracking_uri()).get_run(run_id)
+        return MlflowClient(experiment.tracking_uri()).get_run(run_id)
     except MlflowException:
+        return None
+
+
+def _machine_figures(run) -> dict:
+    """The run's machine tags and metrics; empty where the run is not in this store."""
+    if run is None:
         return {}
     figures = {**run.data.tags, **run.data.metrics}
     return {name: figures[name] for name in report.MACHINE if name in figures}

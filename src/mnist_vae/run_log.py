@@ -44,6 +44,16 @@ class RunLog:
         tags = [RunTag(key, value) for key, value in values.items()]
         self.call("tags", self.client.log_batch, self.run_id, tags=tags)
 
+    def version_tags(self, values: dict[str, str]) -> None:
+        """Tags the model versions registered from this run."""
+
+        def tag_each() -> None:
+            for version in self.client.search_model_versions(f"run_id = '{self.run_id}'"):
+                for key, value in values.items():
+                    self.client.set_model_version_tag(version.name, version.version, key, value)
+
+        self.call("model version tags", tag_each)
+
     def metrics(self, values: dict[str, float], step: int = 0, what: str = "metrics") -> None:
         now = int(time.time() * 1000)
         metrics = [Metric(key, float(value), now, step) for key, value in values.items()]

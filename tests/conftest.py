@@ -17,7 +17,6 @@ pytest_plugins = ["pytester", "duration_budget"]
 
 # The modules that took longest on a 2-core AMD EPYC Zen 3, longest first (--durations).
 LONGEST = (
-    "test_review.py",
     "test_team.py",
     "test_pipeline.py",
     "test_resume.py",

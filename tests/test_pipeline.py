@@ -1,8 +1,11 @@
-"""The whole pipeline through ``dvc repro`` in a fresh git repo, on a few hundred real images.
+"""The whole pipeline through ``dvc repro`` in a fresh git repo, on a few thousand real
+images, and the review a team does of its runs.
 
-One test walks the lifecycle a user goes through, because each step builds on the last and
-a pipeline run costs tens of seconds on 2 cores. The team's review of runs is
-``test_review.py``'s.
+A pipeline run costs tens of seconds on 2 cores, so the module's tests share one repo and
+one ``dvc repro`` and run in order, each a step of the lifecycle a user goes through: the
+outputs and the run, a forced rerun, a param change, failed experiments, the champion,
+the review (the seed band, then a code change, a seed and a smaller model reviewed
+against the committed run, with the diffs DVC shows for an experiment), and the remote.
 """
 
 import hashlib
@@ -23,9 +26,11 @@ from pipeline_repo import (
     SCORES,
     STAGES,
     dvc,
+    experiments,
     git,
     learning_repo,
     ran,
+    run,
     set_params,
     user_env,
 )
@@ -48,9 +53,20 @@ PUSHED = (
 )
 
 
-@pytest.fixture
-def repo(tmp_path, mnist_dir):
-    return learning_repo(tmp_path / "repo")
+BAND_SEEDS = 3
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, mnist_dir):
+    """The learning config, reproduced once into a fresh XLA cache; not yet committed."""
+    repo = learning_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    assert ran(dvc(repo, "repro", **_fresh_compile_cache(repo))) == list(STAGES)
+    return repo
+
+
+def _commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def _fresh_compile_cache(repo: Path) -> dict[str, str]:
@@ -60,9 +76,7 @@ def _fresh_compile_cache(repo: Path) -> dict[str, str]:
     return {compile_cache.VARIABLE: str(repo.parent / "xla"), "TF_XLA_FLAGS": ""}
 
 
-def test_dvc_repro_end_to_end(repo):
-    assert ran(dvc(repo, "repro", **_fresh_compile_cache(repo))) == list(STAGES)
-
+def test_dvc_repro_writes_every_output_and_one_run_of_its_params(repo):
     for output in (
         "data/prepared/train.npz",
         "models/vae.keras",
@@ -78,20 +92,29 @@ def test_dvc_repro_end_to_end(repo):
     assert np.load(repo / "data/samples.npz")["images"].shape == (16, 28, 28)
     _check_mlflow_run(repo, scores)
     _check_metrics_are_the_model_s(repo)
+
+
+def test_a_forced_rerun_is_byte_identical_and_then_nothing_runs(repo):
     _check_forced_rerun_is_byte_identical(repo)
 
     assert ran(dvc(repo, "repro")) == []
 
+
+def test_a_param_change_reruns_only_the_stage_it_feeds(repo):
     set_params(repo, {"generate": {"n_samples": 9}})
+
     assert ran(dvc(repo, "repro")) == ["generate"]
     child = store_runs(repo / "mlflow.db", "tags.`mlflow.parentRunId` != ''")
     assert [run.data.params["generate.n_samples"] for run in child] == ["9"]
+    _commit(repo, "baseline")
 
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+
+def test_failed_experiments_record_nothing(repo):
     _check_failures_record_nothing(repo)
+
+
+def test_the_champion_is_the_best_comparable_version(repo):
     _check_champion(repo)
-    _check_remote_restores_every_output(repo)
 
 
 def _check_metrics_are_the_model_s(repo: Path) -> None:
@@ -295,3 +318,134 @@ def _check_remote_restores_every_output(repo: Path) -> None:
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_review_tells_a_real_change_from_seed_noise(repo):
+    """It leaves an experiment in the workspace."""
+    _commit(repo, "baseline")
+
+    _check_seed_band(repo)
+    _check_review_of_no_param_change(repo)
+    _check_review_of_a_seed_change(repo)
+    _check_experiment(repo)
+    _check_review(repo)
+
+
+def test_a_remote_restores_every_output(repo):
+    """Last: it deletes the outputs, and with them the .gitignore files DVC wrote."""
+    _check_remote_restores_every_output(repo)
+
+
+def _check_seed_band(repo: Path) -> None:
+    """The band comes from one DVC experiment per seed, each the committed params but for
+    the seed; it is committed, and is no DVC metric."""
+    out = run(repo, "mnist-vae", "seed-band", "--seeds", str(BAND_SEEDS))
+
+    assert "wrote metrics/seed_band.json: test -ELBO" in out
+    assert "Running stage 'generate'" not in out  # a seed's samples are not its noise
+    band = json.loads((repo / "metrics" / "seed_band.json").read_text())
+    assert sorted(band["experiments"].values()) == list(range(BAND_SEEDS))
+    shown = experiments(repo)
+    elbos = [
+        shown[name]["metrics"]["metrics/evaluate.json"]["data"]["test"]["neg_elbo"]
+        for name in band["experiments"]
+    ]
+    assert band["test"]["neg_elbo"]["mean"] == pytest.approx(np.mean(elbos))
+    assert band["test"]["neg_elbo"]["std"] == pytest.approx(np.std(elbos, ddof=1))
+    assert band["test"]["neg_elbo"]["std"] > 0 and band["test"]["neg_elbo"]["n"] == BAND_SEEDS
+    assert band["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "add", "metrics/seed_band.json")
+    git(repo, "commit", "-qm", "seed band")
+    assert "metrics/seed_band.json" not in dvc(repo, "metrics", "show", "--json")
+
+
+def _verdicts(report: str) -> dict[str, str]:
+    """The review's verdict per test metric, from its table."""
+    rows = [line.strip("|").split("|") for line in report.splitlines()]
+    return {
+        cells[0].strip(): cells[-1].strip().strip("*")
+        for cells in rows
+        if len(cells) == 7 and cells[0].strip().startswith("test.")
+    }
+
+
+def _check_review_of_no_param_change(repo: Path) -> None:
+    """A change of code alone changes no param: the workspace as committed, reviewed."""
+    run(repo, "mnist-vae", "review", "--output", "review/same.md")
+
+    report = (repo / "review" / "same.md").read_text()
+    params = report.split("## Params")[1].split("## Images")[0]
+    assert params.strip().splitlines()[2:] == [], params
+    verdicts = _verdicts(report)
+    assert set(verdicts) == {f"test.{k}" for k in SCORES}
+    assert set(verdicts.values()) <= {"within noise", "not judged"}, verdicts
+
+
+def _check_review_of_a_seed_change(repo: Path) -> None:
+    """A seed that is not in the band, everything else as committed (``--temp`` runs the
+    workspace's params, so this comes before the workspace holds another experiment)."""
+    dvc(repo, "exp", "run", "--temp", "-n", "seed-7", "-S", "train.seed=7")
+
+    run(repo, "mnist-vae", "review", "--rev", "seed-7", "--output", "review/seed.md")
+
+    verdicts = _verdicts((repo / "review" / "seed.md").read_text())
+    assert set(verdicts) == {f"test.{k}" for k in SCORES}
+    judged = {k: v for k, v in verdicts.items() if v != "not judged"}
+    assert judged and set(judged.values()) == {"within noise"}, verdicts
+
+
+def _check_review(repo: Path) -> None:
+    """The reviewer's report: the experiment in the workspace against the committed run."""
+    out = run(repo, "mnist-vae", "review", "--baseline", "HEAD", "--output", "review/report.md")
+
+    assert out.strip().endswith("wrote review/report.md")
+    report = (repo / "review" / "report.md").read_text()
+    assert report.startswith("# workspace against HEAD\n")
+    (row,) = [line for line in report.splitlines() if "| test.neg_elbo |" in line]
+    old, new, change, seed_noise, paired = row.strip("|").split("|")[1:6]
+    assert float(change) == pytest.approx(float(new) - float(old), abs=0.15)  # 4 digits shown
+    # On the same images the mean per-image difference is the change of the means.
+    assert float(paired.split("±")[0]) == pytest.approx(float(change), abs=0.15)
+    assert 0 < float(seed_noise) < abs(float(change))
+    assert "| train.latent_dim | 8 | 2 |" in report
+    assert "Both sides scored on: bernoulli, gray, unconditional, test set " in report
+    assert ", 500 images." in report
+    verdicts = _verdicts(report)
+    assert verdicts["test.neg_elbo"] == "worse", report
+    assert verdicts["test.iw_nll"] == "worse", report
+    assert verdicts["test.neg_elbo_stderr"] == "not judged"
+    assert f"Seed band: {BAND_SEEDS} seeds at " in report
+    machine = report.split("## Speed and memory (machine-dependent)")[1].split("## MLflow")[0]
+    (cpu,) = [line for line in machine.splitlines() if line.startswith("| cpu |")]
+    assert cpu.count("|") == 4 and cpu.split("|")[2].strip(), cpu
+    assert (
+        "| examples_per_second |" in machine
+        and "examples_per_second" not in report.split("## Speed and memory")[0]
+    )
+    for image in ("HEAD_samples.png", "workspace_samples.png", "HEAD_reconstructions.png"):
+        assert (repo / "review" / "report_images" / image).stat().st_size > 0
+        assert f"](report_images/{image})" in report
+    workspace_run = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
+    assert f"- workspace: run `{workspace_run}`" in report
+    assert report.count("run `") == 2
+
+
+def _check_experiment(repo: Path) -> None:
+    """``dvc exp run -S`` reruns what the param feeds, and the team's diff commands see it."""
+    assert ran(dvc(repo, "exp", "run", "-n", "small-z", "-S", "train.latent_dim=2")) == [
+        "train",
+        "evaluate",
+        "generate",
+    ]
+    params = json.loads(dvc(repo, "params", "diff", "--json"))
+    assert params["params.yaml"] == {"train.latent_dim": {"old": 8, "new": 2, "diff": -6}}
+    metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
+    assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
+    assert "small-z" in experiments(repo)
+    (loss_chart,) = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]["loss"]
+    assert loss_chart["revisions"] == ["workspace", "HEAD"]
+    drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}
+    assert drawn == {(rev, f) for rev in ("workspace", "HEAD") for f in ("loss", "val_loss")}
+    (run,) = store_runs(repo / "mlflow.db", "tags.`dvc.exp_name` = 'small-z'")
+    assert run.info.run_name == "small-z"
+    assert run.data.params["train.latent_dim"] == "2"

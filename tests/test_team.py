@@ -215,8 +215,10 @@ def test_a_review_gives_no_verdict_between_models_that_score_different_things(se
 
 
 def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
-    """A NaN latent vector, a digit outside 0-9 and an oversized request each get a 400
-    naming the field, where a NaN image, a wrapped-around digit or 160 MB would come back."""
+    """A NaN latent vector, a digit outside 0-9, digits that do not match the vectors row
+    for row, and an oversized request each get a 400 naming the field, and no stack
+    trace, where a NaN image, a wrapped-around digit, a stack trace or 160 MB would come
+    back."""
     nan_z = inputs["z"].copy()
     nan_z[3, 1] = np.nan
     bad = [({"z": nan_z}, "z: row 3 is not finite")]
@@ -224,15 +226,23 @@ def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
         digits = inputs["digit"].copy()
         digits[2] = -1
         bad.append(({"digit": digits}, "digit: row 2 is -1, expected 0 to 9"))
+        bad.append(
+            ({"digit": inputs["digit"][:-1]}, "digit: 9 rows, expected one per row of z (10)")
+        )
     many = np.zeros((serving.MAX_ROWS + 1, inputs["z"].shape[1]), np.float32)
     many_digits = {"digit": np.zeros(len(many), np.int64)} if "digit" in inputs else {}
     bad.append(({"z": many, **many_digits}, f"expected at most {serving.MAX_ROWS} per request"))
     for change, message in bad:
         body = {"inputs": {k: v.tolist() for k, v in {**inputs, **change}.items()}}
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            _post(url + "/invocations", body)
-        assert refused.value.code == 400
-        assert message in json.load(refused.value)["message"]
+        try:
+            answered = _post(url + "/invocations", body)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 400, message
+            answer = json.load(refused)
+        else:
+            pytest.fail(f"answered, where {message!r} was expected: {str(answered)[:200]}")
+        assert message in answer["message"], answer
+        assert "Traceback" not in json.dumps(answer), answer
 
 
 def _chromium(playwright):

@@ -33,8 +33,11 @@ class Generator(mlflow.pyfunc.PythonModel):
 
 def validated(model_input: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """The request's latent vectors and digits, refused with a 400 naming the field when
-    a vector is not finite, a digit is outside 0-9, or there are over ``MAX_ROWS`` rows:
-    a NaN vector decodes to a NaN image, and a digit of -1 indexes from the end."""
+    a vector is not finite, a digit is outside 0-9, the digits are not one per vector,
+    or there are over ``MAX_ROWS`` rows: a NaN vector decodes to a NaN image, a digit of
+    -1 indexes from the end, and a short digit column fails deep in the decoder with a
+    stack trace. (Over HTTP, MLflow parses the JSON into the signature's int64 before
+    this sees it, which truncates 3.7 to 3; in Python, its schema refuses floats.)"""
     z, digits = np.asarray(model_input["z"]), model_input.get("digit")
     if len(z) > MAX_ROWS:
         raise _invalid(f"z: {len(z)} rows, expected at most {MAX_ROWS} per request")
@@ -43,6 +46,8 @@ def validated(model_input: dict) -> tuple[np.ndarray, np.ndarray | None]:
         raise _invalid(f"z: row {bad[0]} is not finite ({z[bad[0]].tolist()})")
     if digits is not None:
         digits = np.asarray(digits)
+        if digits.shape != (len(z),):
+            raise _invalid(f"digit: {len(digits)} rows, expected one per row of z ({len(z)})")
         bad = np.flatnonzero((digits < 0) | (digits > 9))
         if bad.size:
             raise _invalid(f"digit: row {bad[0]} is {digits[bad[0]]}, expected 0 to 9")

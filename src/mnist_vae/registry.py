@@ -2,8 +2,11 @@
 and the ``champion`` alias names the version with the best test -ELBO among those whose
 scores are comparable (``comparable``)."""
 
+import contextlib
+import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +102,28 @@ def log_model(run: RunLog, model_path: str | os.PathLike, config) -> None:
     from mnist_vae import serving
 
     backend = keras.backend.backend()
-    run.call(
-        "model",
-        mlflow.pyfunc.log_model,
-        name="model",
-        python_model=Path(__file__).with_name("served_model.py"),
-        artifacts={"vae": str(model_path)},
-        code_paths=[str(Path(__file__).parent)],
-        signature=serving.signature(config.latent_dim, config.conditional),
-        input_example=serving.example(config.latent_dim, config.conditional),
-        pip_requirements=[f"keras=={keras.__version__}", f"{backend}=={version(backend)}"],
-        registered_model_name=NAME,
-    )
+    with _quiet_logging():
+        run.call(
+            "model",
+            mlflow.pyfunc.log_model,
+            name="model",
+            python_model=Path(__file__).with_name("served_model.py"),
+            artifacts={"vae": str(model_path)},
+            code_paths=[str(Path(__file__).parent)],
+            signature=serving.signature(config.latent_dim, config.conditional),
+            input_example=serving.example(config.latent_dim, config.conditional),
+            pip_requirements=[f"keras=={keras.__version__}", f"{backend}=={version(backend)}"],
+            registered_model_name=NAME,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Without MLflow's INFO line that it validates the input example, which we built."""
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    pyfunc_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        pyfunc_log.setLevel(level)

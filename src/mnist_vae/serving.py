@@ -17,6 +17,11 @@ MAX_ROWS = 1000
 
 
 class Generator(mlflow.pyfunc.PythonModel):
+    # The signature, given when the model is logged, is what MLflow checks requests
+    # against; without this, MLflow would ask in a coloured warning, on every stage that
+    # logs the model, for type hints to infer one from.
+    _skip_type_hint_validation = True
+
     def load_context(self, context):
         from mnist_vae import model
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline_repo import user_env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -31,7 +31,7 @@ class Server:
     def __init__(
         self, *command: str, ready: str, cwd: Path, env: dict | None = None, port: int = 0
     ):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"server-{self.port}.log"
         self.process = subprocess.Popen(
@@ -92,7 +92,7 @@ class Postgres:
 
     def __init__(self, programs: Path):
         self.folder = Path(tempfile.mkdtemp(prefix="postgres-"))  # not under root's 0700 tmp
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
         self.programs = programs
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

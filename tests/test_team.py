@@ -11,7 +11,9 @@ exercised. Nothing lands in a local ``mlflow.db`` or ``mlartifacts/``.
 import json
 import os
 import shutil
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +23,15 @@ import psycopg
 import pytest
 from conftest import ROOT
 from pipeline_repo import dvc, experiments, git, make_repo, ran, run
-from servers import S3, S3_CREDENTIALS, Postgres, Server, mlflow_command, postgres_bin
+from servers import (
+    S3,
+    S3_CREDENTIALS,
+    Postgres,
+    Server,
+    free_port,
+    mlflow_command,
+    postgres_bin,
+)
 
 from mnist_vae import serving
 
@@ -60,11 +70,32 @@ def postgres():
     database.stop()
 
 
+def _team_host() -> str | None:
+    """A name of this machine that is neither localhost nor an IP address and resolves to
+    loopback (its host name, where /etc/hosts maps it so): the tests' stand-in for the
+    team's ``mlflow.internal``."""
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        return None
+    return name if address.startswith("127.") and name != "localhost" else None
+
+
+TEAM_HOST = _team_host()
+needs_team_host = pytest.mark.skipif(
+    TEAM_HOST is None, reason="no name of this machine but localhost resolves to loopback"
+)
+
+
 @pytest.fixture(scope="module")
 def server(postgres, s3, tmp_path_factory):
-    """``mlflow server`` as a team runs one: PostgreSQL behind it, and artifacts in S3
-    through its proxy, so that clients need no S3 credentials of their own."""
+    """``mlflow server`` as a team runs one: PostgreSQL behind it, artifacts in S3 through
+    its proxy (so that clients need no S3 credentials of their own), and the one host
+    name its clients use allowed, as a Host and as the UI's origin. Every client here,
+    the browser too, reaches it by that name."""
     folder = tmp_path_factory.mktemp("team")
+    host, port = TEAM_HOST or "127.0.0.1", free_port()
     server = Server(
         mlflow_command(),
         "server",
@@ -72,14 +103,36 @@ def server(postgres, s3, tmp_path_factory):
         postgres.url,
         "--artifacts-destination",
         f"s3://{MLFLOW_BUCKET}/artifacts",
+        "--allowed-hosts",
+        f"{host}:{port}",
+        "--cors-allowed-origins",  # the UI's own requests come from that name too
+        f"http://{host}:{port}",
         "--workers",
         "1",
         ready="/health",
         cwd=folder,
         env={"MLFLOW_S3_ENDPOINT_URL": s3.url},
+        port=port,
     ).wait()
-    yield server.url
+    yield f"http://{host}:{port}"
     server.stop()
+
+
+@needs_team_host
+def test_the_server_answers_its_name_and_refuses_a_host_it_was_not_told_of(server):
+    """Clients use the team's name for the server, which MLflow refuses (403) unless it
+    is in ``--allowed-hosts``; any other Host header, as a DNS-rebinding page sends, is
+    still refused."""
+    assert urllib.parse.urlsplit(server).hostname == TEAM_HOST
+    assert mlflow.MlflowClient(server).search_experiments() is not None
+    port = urllib.parse.urlsplit(server).port
+    forged = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers={"Host": f"attacker.example:{port}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=60)
+    assert refused.value.code == 403
 
 
 @pytest.fixture(scope="module")

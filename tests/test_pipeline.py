@@ -10,6 +10,7 @@ against the committed run, with the diffs DVC shows for an experiment), and the 
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,6 +158,11 @@ def _check_forced_rerun_is_byte_identical(repo: Path) -> None:
     # each load and of the CUDA probe, no MLflow warning in colour, no redrawn bar.
     noise = ("E0000", "absl::InitializeLog", "cuda drivers", "UserWarning", "\x1b[", "\r")
     assert not [text for text in noise if text in out], out
+    # An epoch's line says how long the rest should take, as a log file shows it.
+    epochs = [line for line in out.splitlines() if line.startswith("Epoch ")]
+    assert len(epochs) == LEARNS["train"]["epochs"], out
+    assert all(re.search(r" - (\d+h \d\dm|\d+m \d\ds|\d+s) left$", line) for line in epochs)
+    assert epochs[-1].endswith(" - 0s left")
 
     after = (repo / "dvc.lock").read_text()
     assert after != before

@@ -14,7 +14,7 @@ import time
 import tensorflow as tf
 
 from mnist_vae import data
-from mnist_vae.epoch_progress import VALIDATION_BATCH, report
+from mnist_vae.epoch_progress import VALIDATION_BATCH, Progress
 
 
 class EpochLoop:
@@ -35,6 +35,7 @@ class EpochLoop:
         self._validate = tf.function(self._validation, jit_compile=train_config.jit_compile)
 
     def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
+        progress = Progress(self.train_config.epochs)
         for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
             start = time.perf_counter()
             metrics = self._measure(
@@ -45,7 +46,7 @@ class EpochLoop:
             for hook in on_epoch_end:
                 hook(epoch, metrics)
             if verbose:
-                report(epoch, self.train_config.epochs, time.perf_counter() - start, metrics)
+                progress.report(epoch, time.perf_counter() - start, metrics)
 
     def _measure(self, function, *args) -> dict[str, float]:
         for tracker in self.vae.term_trackers:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from mnist_vae import data
-from mnist_vae.epoch_progress import VALIDATION_BATCH, report
+from mnist_vae.epoch_progress import VALIDATION_BATCH, Progress
 
 
 class EpochLoop:
@@ -41,6 +41,7 @@ class EpochLoop:
 
     def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
         vae = self.vae
+        progress = Progress(self.train_config.epochs)
         for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
             start = time.perf_counter()
             state = (
@@ -65,7 +66,7 @@ class EpochLoop:
             for hook in on_epoch_end:
                 hook(epoch, results)
             if verbose:
-                report(epoch, self.train_config.epochs, time.perf_counter() - start, results)
+                progress.report(epoch, time.perf_counter() - start, results)
 
     def _fresh_metrics(self) -> list:
         for metric in self.vae.metrics:

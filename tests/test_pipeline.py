@@ -351,6 +351,9 @@ def _check_seed_band(repo: Path) -> None:
     out = run(repo, "mnist-vae", "seed-band", "--seeds", str(BAND_SEEDS))
 
     assert "wrote metrics/seed_band.json: test -ELBO" in out
+    # Each seed says where the band is, and once one has run, how long the rest should take.
+    assert f"train.seed=0 (1 of {BAND_SEEDS} to run): dvc exp run --temp" in out
+    assert re.search(rf"train\.seed=2 \(3 of {BAND_SEEDS} to run, about \d+(m \d\d)?s left\)", out)
     assert "Running stage 'generate'" not in out  # a seed's samples are not its noise
     band = json.loads((repo / "metrics" / "seed_band.json").read_text())
     assert sorted(band["experiments"].values()) == list(range(BAND_SEEDS))

@@ -12,10 +12,12 @@ in git. It is not declared as a DVC metric, so ``dvc metrics diff`` does not com
 import json
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 import click
 
+from mnist_vae.epoch_progress import duration
 from mnist_vae.errors import PipelineError
 
 SEED = ("train", "seed")
@@ -104,9 +106,22 @@ def measure(seeds: int, output: Path, test_metrics: str) -> dict:
     from mnist_vae.atomic import write_json
 
     done = seed_runs(_shown(), test_metrics)
-    for seed in sorted(set(range(seeds)) - set(done)):
-        click.echo(f"train.seed={seed}: dvc exp run --temp {SCORED_BY}", err=True)
+    missing = sorted(set(range(seeds)) - set(done))
+    took: list[float] = []
+    for n, seed in enumerate(missing, 1):
+        left = (
+            f", about {duration(statistics.fmean(took) * (len(missing) - n + 1))} left"
+            if took
+            else ""
+        )
+        click.echo(
+            f"train.seed={seed} ({n} of {len(missing)} to run{left}): "
+            f"dvc exp run --temp {SCORED_BY}",
+            err=True,
+        )
+        start = time.monotonic()
         _dvc("exp", "run", "--temp", "--set-param", f"train.seed={seed}", SCORED_BY)
+        took.append(time.monotonic() - start)
     shown = _shown()
     runs = {seed: run for seed, run in seed_runs(shown, test_metrics).items() if seed < seeds}
     if len(runs) < seeds:

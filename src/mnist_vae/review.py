@@ -28,7 +28,7 @@ class Paths:
 
 
 def judged(
-    test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired], comparable: bool = True
+    test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired], judging: bool = True
 ) -> list[tuple]:
     """A row per test metric: its name, old, new and change, the change the seed alone
     explains, the paired difference and the verdict (none where the two sides score
@@ -38,7 +38,7 @@ def judged(
         name = key.removeprefix("test.")
         stats = band["test"].get(name) if band else None
         pair, diff = pairs.get(name), change.get("diff")
-        verdict = noise.verdict(name, diff, stats, pair) if comparable else "not comparable"
+        verdict = noise.verdict(name, diff, stats, pair) if judging else "not comparable"
         rows.append((key, change.get("old"), change.get("new"), diff, stats, pair, verdict))
     return rows
 
@@ -65,8 +65,9 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
     pairs = noise.paired(*(_per_image(paths.per_image, revision) for revision in (baseline, rev)))
     folder = output.parent / f"{output.stem}_images"
     sides = ((baseline, baseline), (target, rev))
-    records = [_read(paths.run_file, revision) for _, revision in sides]
-    runs = [_run(json.loads(text)["run_id"]) if text else None for text in records]
+    texts = [_read(paths.run_file, revision) for _, revision in sides]
+    records = [json.loads(text) if text else None for text in texts]
+    runs = [_run(record["run_id"]) if record else None for record in records]
     keys = [comparable.from_tags(run.data.tags) if run else None for run in runs]
     differences = comparable.differences(*keys)
     sections = {
@@ -79,12 +80,11 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         "runs": [],
         "machine": [],
     }
-    for (side, _), text, run in zip(sides, records, runs, strict=True):
-        if text is None:
+    for (side, _), record, run in zip(sides, records, runs, strict=True):
+        if record is None:
             sections["runs"].append(f"none: no {paths.run_file} at {side}")
             sections["machine"].append({})
             continue
-        record = json.loads(text)
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(run))
     write_text(output, report.render(baseline, target, sections))

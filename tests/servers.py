@@ -87,13 +87,12 @@ def postgres_bin() -> Path | None:
 
 class Postgres:
     """A PostgreSQL server of its own, in a temporary folder, on a loopback port, with one
-    database, ``mlflow``. PostgreSQL refuses to run as root, so under root its programs run
-    as the ``postgres`` user that Debian's package creates."""
+    database, ``mlflow`` (``create`` adds more). PostgreSQL refuses to run as root, so
+    under root its programs run as the ``postgres`` user that Debian's package creates."""
 
     def __init__(self, programs: Path):
         self.folder = Path(tempfile.mkdtemp(prefix="postgres-"))  # not under root's 0700 tmp
         self.port = free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
         self.programs = programs
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if as_user:
@@ -104,7 +103,12 @@ class Postgres:
         options = f"-p {self.port} -h 127.0.0.1 -k {self.folder}"
         log = str(self.folder / "server.log")
         self._run("pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "start")
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "mlflow")
+        self.url = self.create("mlflow")
+
+    def create(self, database: str) -> str:
+        """Creates ``database`` and returns its URL."""
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", database)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, program: str, *args: str) -> None:
         command = [*self.as_user, str(self.programs / program), *args]

@@ -8,10 +8,12 @@ The module trains twice against one ``mlflow server``: the default model and, as
 exercised. Nothing lands in a local ``mlflow.db`` or ``mlartifacts/``.
 """
 
+import base64
+import http.client
 import json
-import os
-import shutil
+import secrets
 import socket
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,8 +23,9 @@ import mlflow
 import numpy as np
 import psycopg
 import pytest
+from browser import ARTIFACTS, TIMEOUT_MS, chromium, needs_chromium
 from conftest import ROOT
-from pipeline_repo import dvc, experiments, git, make_repo, ran, run
+from pipeline_repo import dvc, experiments, git, make_repo, ran, run, user_env
 from servers import (
     S3,
     S3_CREDENTIALS,
@@ -33,7 +36,8 @@ from servers import (
     postgres_bin,
 )
 
-from mnist_vae import serving
+from mnist_vae import model_server, serving
+from mnist_vae.accounts import ROLES
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,13 +47,7 @@ pytestmark = [
     ),
 ]
 
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))
 MLFLOW_BUCKET, DVC_BUCKET = "mlflow", "dvc-remote"
-UI_TIMEOUT_MS = 90_000  # a guard against a hang: the pages drew in seconds on a Zen 3
-needs_chromium = pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="Debian's chromium is not installed (make test installs it where apt-get may)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -88,34 +86,66 @@ needs_team_host = pytest.mark.skipif(
 )
 
 
+# The team's accounts, one per role (``mnist-vae team-account``), with passwords made for
+# this run: nothing here is a default credential.
+PASSWORDS = {name: f"{name}-{secrets.token_hex(8)}" for name in ("admin", *ROLES)}
+
+
+def as_user(name: str, server: str) -> dict[str, str]:
+    """A client's environment, as the docs set one up: the server, and an account."""
+    return {
+        "MLFLOW_TRACKING_URI": server,
+        "MLFLOW_TRACKING_USERNAME": name,
+        "MLFLOW_TRACKING_PASSWORD": PASSWORDS[name],
+    }
+
+
 @pytest.fixture(scope="module")
 def server(postgres, s3, tmp_path_factory):
-    """``mlflow server`` as a team runs one: PostgreSQL behind it, artifacts in S3 through
-    its proxy (so that clients need no S3 credentials of their own), and the one host
-    name its clients use allowed, as a Host and as the UI's origin. Every client here,
-    the browser too, reaches it by that name."""
+    """``tools/team-server``, as the docs start it: PostgreSQL behind it, artifacts in S3
+    through its proxy (so clients need no S3 credentials), every request authenticated,
+    and the one host name its clients use allowed, as a Host and as the UI's origin. Every
+    client here, the browser too, reaches it by that name. The admin then opens one
+    account per role; this process reads the store as the reviewer."""
     folder = tmp_path_factory.mktemp("team")
     host, port = TEAM_HOST or "127.0.0.1", free_port()
-    server = Server(
-        mlflow_command(),
-        "server",
-        "--backend-store-uri",
-        postgres.url,
-        "--artifacts-destination",
-        f"s3://{MLFLOW_BUCKET}/artifacts",
-        "--allowed-hosts",
-        f"{host}:{port}",
-        "--cors-allowed-origins",  # the UI's own requests come from that name too
-        f"http://{host}:{port}",
-        "--workers",
-        "1",
-        ready="/health",
-        cwd=folder,
-        env={"MLFLOW_S3_ENDPOINT_URL": s3.url},
-        port=port,
+    settings = {  # the docs' /etc/mlflow/server.env
+        "MLFLOW_SERVER_NAME": f"{host}:{port}",
+        "MLFLOW_BACKEND_STORE_URI": postgres.url,
+        "MLFLOW_AUTH_DATABASE_URI": postgres.create("mlflow_auth"),
+        "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{MLFLOW_BUCKET}/artifacts",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORDS["admin"],
+        "MLFLOW_S3_ENDPOINT_URL": s3.url,
+        "MLFLOW_WORKERS": "1",
+        "XDG_STATE_HOME": str(folder),
+    }
+    team_server = Server(
+        str(ROOT / "tools" / "team-server"), ready="/health", cwd=folder, env=settings, port=port
     ).wait()
-    yield f"http://{host}:{port}"
-    server.stop()
+    url = f"http://{host}:{port}"
+    for role in ROLES:
+        team_account(role, role, url, PASSWORDS[role])
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in as_user("reviewer", url).items():
+            patch.setenv(name, value)
+        yield url
+    team_server.stop()
+    log = team_server.log.read_text()
+    assert not [word for word in PASSWORDS.values() if word in log], "a password in the log"
+
+
+def team_account(username: str, role: str, server: str, password: str) -> str:
+    """``mnist-vae team-account``, run by the admin, the password piped in."""
+    result = subprocess.run(
+        ["mnist-vae", "team-account", username, "--role", role],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        env=user_env(**as_user("admin", server)),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 @needs_team_host
@@ -143,11 +173,11 @@ def repo(server, s3, tmp_path_factory, mnist_dir):
     dvc(repo, "remote", "add", "-d", "shared", f"s3://{DVC_BUCKET}/store")
     dvc(repo, "remote", "modify", "shared", "endpointurl", s3.url)
     git(repo, "commit", "-qam", "the team's DVC remote")
-    dvc(repo, "repro", MLFLOW_TRACKING_URI=server)
+    dvc(repo, "repro", **as_user("trainer", server))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")
     dvc(repo, "exp", "run", "-n", "conditional", "-S", "train.conditional=true",
-        MLFLOW_TRACKING_URI=server)  # fmt: skip
+        **as_user("trainer", server))  # fmt: skip
     return repo
 
 
@@ -197,10 +227,76 @@ def test_a_second_clone_pulls_every_output_and_reruns_nothing(repo, tmp_path):
     assert not (clone / "mlflow.db").exists()
 
 
-def test_the_champion_and_the_other_version_are_served(server, repo):
-    """``mlflow models serve`` turns latent vectors, and digits for the conditional model,
-    into the decoder's images: the same images as the model loaded in Python."""
-    out = run(repo, "mnist-vae", "champion", MLFLOW_TRACKING_URI=server)
+def maintainer(server: str, home: Path) -> dict[str, str]:
+    """The maintainer's client as the docs set one up: the account in
+    ``~/.mlflow/credentials`` (mode 600), none in the environment."""
+    credentials = home / ".mlflow" / "credentials"
+    credentials.parent.mkdir(parents=True, exist_ok=True)
+    credentials.touch(mode=0o600)
+    credentials.write_text(
+        "[mlflow]\nmlflow_tracking_username = maintainer\n"
+        f"mlflow_tracking_password = {PASSWORDS['maintainer']}\n"
+    )
+    unset = {"MLFLOW_TRACKING_USERNAME": "", "MLFLOW_TRACKING_PASSWORD": ""}
+    return {"MLFLOW_TRACKING_URI": server, "HOME": str(home), **unset}
+
+
+def _status(server: str, user: str | None, password: str = "") -> int:
+    request = urllib.request.Request(f"{server}/api/2.0/mlflow/experiments/search?max_results=5")
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_anonymous_and_wrong_password_clients_are_refused(server):
+    assert _status(server, None) == 401
+    assert _status(server, "trainer", "not-" + PASSWORDS["trainer"]) == 401
+    assert _status(server, "nobody", PASSWORDS["trainer"]) == 401
+    assert _status(server, "reviewer", PASSWORDS["reviewer"]) == 200
+
+
+def test_a_wrong_password_stops_a_command_with_one_line_that_names_the_fix(server, repo):
+    """The line names the server and the fix, and never a password: it ends up in CI and
+    ``dvc queue`` logs."""
+    wrong = {**as_user("trainer", server), "MLFLOW_TRACKING_PASSWORD": PASSWORDS["reviewer"]}
+    failed = subprocess.run(
+        ["mnist-vae", "champion"], cwd=repo, capture_output=True, text=True, env=user_env(**wrong)
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    (line,) = failed.stderr.strip().splitlines()
+    assert f"MLflow store {server} refused the request" in line
+    assert "MLFLOW_TRACKING_PASSWORD" in line and PASSWORDS["reviewer"] not in line
+
+
+def test_only_the_maintainer_moves_the_champion(server, repo, tmp_path):
+    """A trainer registers versions but cannot move ``@champion``, nor can a reviewer;
+    each is refused in one line, and the alias stays where the maintainer put it."""
+    run(repo, "mnist-vae", "champion", **maintainer(server, tmp_path))
+    client = mlflow.MlflowClient(server)
+    before = client.get_model_version_by_alias("mnist-vae", "champion").version
+    for role in ("trainer", "reviewer"):
+        refused = subprocess.run(
+            ["mnist-vae", "champion", "--like", "1"],
+            cwd=repo, capture_output=True, text=True, env=user_env(**as_user(role, server)),
+        )  # fmt: skip
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert line.startswith("Error: mnist-vae@champion was not moved: ") and "403" in line
+    with pytest.raises(mlflow.exceptions.MlflowException, match="403"):
+        client.delete_registered_model_alias("mnist-vae", "champion")  # as the reviewer
+    assert client.get_model_version_by_alias("mnist-vae", "champion").version == before
+
+
+def test_the_champion_and_the_other_version_are_served(server, repo, tmp_path):
+    """``mnist-vae serve`` and ``mlflow models serve`` turn latent vectors, and digits for
+    the conditional model, into the decoder's images: the same images as the model loaded
+    in Python. Both are read as the reviewer."""
+    out = run(repo, "mnist-vae", "champion", **maintainer(server, tmp_path))
     # The workspace holds the conditional experiment (`dvc exp run` applies it there); a
     # conditional model bounds -log p(x | digit), so the other version does not compete.
     assert out.strip().splitlines()[-1].startswith("mnist-vae@champion -> version ")
@@ -213,41 +309,37 @@ def test_the_champion_and_the_other_version_are_served(server, repo):
         for v in client.search_model_versions("name = 'mnist-vae'")
         if v.version != champion.version
     ]
-    uris = ["models:/mnist-vae@champion", f"models:/mnist-vae/{other.version}"]
-    servers = [
-        Server(
-            mlflow_command(),
-            "models",
-            "serve",
-            "-m",
-            uri,
-            "--env-manager",
-            "local",
-            ready="/ping",
-            cwd=repo,
-            env={"MLFLOW_TRACKING_URI": server},
-        )  # fmt: skip
-        for uri in uris
-    ]
+    # The champion as the docs serve it, bounded; the other version as MLflow does.
+    local = ["--env-manager", "local"]  # this environment, where MLflow would build one
+    commands = {
+        "models:/mnist-vae@champion": ["mnist-vae", "serve"],
+        f"models:/mnist-vae/{other.version}": [mlflow_command(), "models", "serve", *local],
+    }
+    servers = {
+        uri: Server(*command, "-m", uri, ready="/ping", cwd=repo, env=as_user("reviewer", server))
+        for uri, command in commands.items()
+    }
     z = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
     mlflow.set_tracking_uri(server)
     served = {}
     try:
-        for uri, model_server in zip(uris, servers, strict=True):
+        for uri, process in servers.items():
             model = mlflow.pyfunc.load_model(uri)
             conditional = "digit" in model.metadata.get_input_schema().input_names()
             inputs = {"z": z, "digit": np.arange(10)} if conditional else {"z": z}
             body = {"inputs": {name: value.tolist() for name, value in inputs.items()}}
-            answer = _post(model_server.wait().url + "/invocations", body)
+            answer = _post(process.wait().url + "/invocations", body)
             images = np.array(answer["predictions"], np.float32)
             assert images.shape == (10, 28, 28)
             assert 0 < images.min() <= images.max() < 1
             np.testing.assert_allclose(images, model.predict(inputs), atol=1e-6)
             served[conditional] = images
-            _check_bad_requests_are_refused(model_server.url, inputs)
+            guarded = uri == "models:/mnist-vae@champion"
+            _check_bad_requests_are_refused(process.url, inputs, guarded)
+        _check_the_request_size_is_bounded(servers["models:/mnist-vae@champion"].url)
     finally:
-        for model_server in servers:
-            model_server.stop()
+        for process in servers.values():
+            process.stop()
     assert set(served) == {False, True}
     assert np.abs(served[True] - served[False]).max() > 1e-3
 
@@ -256,7 +348,7 @@ def test_a_review_gives_no_verdict_between_models_that_score_different_things(se
     """The conditional model's -ELBO bounds -log p(x | digit): a lower number than the
     unconditional model's is no better model, and the review says so."""
     run(repo, "mnist-vae", "review", "--rev", "conditional", "--output", "review/cond.md",
-        MLFLOW_TRACKING_URI=server)  # fmt: skip
+        **as_user("reviewer", server))  # fmt: skip
 
     report = (repo / "review" / "cond.md").read_text()
     assert (
@@ -267,11 +359,12 @@ def test_a_review_gives_no_verdict_between_models_that_score_different_things(se
     assert rows and all(row.endswith("| **not comparable** |") for row in rows), rows
 
 
-def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
+def _check_bad_requests_are_refused(url: str, inputs: dict, guarded: bool) -> None:
     """A NaN latent vector, a digit outside 0-9, digits that do not match the vectors row
     for row, and an oversized request each get a 400 naming the field, and no stack
     trace, where a NaN image, a wrapped-around digit, a stack trace or 160 MB would come
-    back."""
+    back; so does a fractional digit, which MLflow's own server casts, where ``guarded``
+    (``mnist-vae serve``)."""
     nan_z = inputs["z"].copy()
     nan_z[3, 1] = np.nan
     bad = [({"z": nan_z}, "z: row 3 is not finite")]
@@ -282,6 +375,9 @@ def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
         bad.append(
             ({"digit": inputs["digit"][:-1]}, "digit: 9 rows, expected one per row of z (10)")
         )
+        if guarded:
+            fractional = inputs["digit"] + 0.5
+            bad.append(({"digit": fractional}, "digit: row 0 is 0.5, expected a whole number"))
     many = np.zeros((serving.MAX_ROWS + 1, inputs["z"].shape[1]), np.float32)
     many_digits = {"digit": np.zeros(len(many), np.int64)} if "digit" in inputs else {}
     bad.append(({"z": many, **many_digits}, f"expected at most {serving.MAX_ROWS} per request"))
@@ -298,11 +394,25 @@ def _check_bad_requests_are_refused(url: str, inputs: dict) -> None:
         assert "Traceback" not in json.dumps(answer), answer
 
 
-def _chromium(playwright):
-    """Debian's Chromium, headless; playwright's own browser download needs the internet."""
-    return playwright.chromium.launch(
-        executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-    )
+def _check_the_request_size_is_bounded(url: str) -> None:
+    """A body over the limit gets a 413 before it is read: from its Content-Length, with
+    not a byte of it sent, and, sent in chunks, as soon as it passes the limit, where its
+    JSON, which does not parse, would otherwise get a 400 from MLflow's parser."""
+    limit = model_server.MAX_REQUEST_BYTES
+    address = urllib.parse.urlsplit(url)
+    declared = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    declared.putrequest("POST", "/invocations")
+    declared.putheader("Content-Type", "application/json")
+    declared.putheader("Content-Length", str(limit + 1))
+    declared.endheaders()
+    chunked = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    halves = iter([b"[" * (limit // 2), b"[" * (limit - limit // 2 + 1)])
+    chunked.request("POST", "/invocations", halves, {"Content-Type": "application/json"})
+    for connection, size in ((declared, f"{limit + 1} bytes"), (chunked, f"over {limit} bytes")):
+        answer = connection.getresponse()
+        assert answer.status == 413, answer.read()[:300]
+        assert f"request: {size}, expected at most {limit}" in json.load(answer)["message"]
+        connection.close()
 
 
 def _post(url: str, body: dict) -> dict:
@@ -322,18 +432,19 @@ def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, r
     ids = json.dumps([logged.info.run_id for logged in runs])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = _chromium(playwright)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        browser = chromium(playwright)
+        reviewer = {"username": "reviewer", "password": PASSWORDS["reviewer"]}
+        page = browser.new_page(
+            viewport={"width": 1600, "height": 1000}, http_credentials=reviewer
+        )
         page.goto(f"{server}/#/experiments/{experiment}/runs")
         for logged in runs:
-            page.get_by_text(logged.info.run_name, exact=True).first.wait_for(
-                timeout=UI_TIMEOUT_MS
-            )
+            page.get_by_text(logged.info.run_name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=ARTIFACTS / "mlflow-ui-runs.png")
         runs_table = page.inner_text("body")
 
         page.goto(f"{server}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment])}")
-        page.get_by_text("test.neg_elbo", exact=True).first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.get_by_text("test.neg_elbo", exact=True).first.wait_for(timeout=TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 3600})  # every row, unscrolled
         page.screenshot(path=ARTIFACTS / "mlflow-ui-compare.png")
         text = page.inner_text("body")
@@ -361,14 +472,14 @@ def test_dvc_plots_draw_with_the_network_off(repo, tmp_path):
     charts = html.count("vegaEmbed(")
     asked = []
     with sync_playwright() as playwright:
-        browser = _chromium(playwright)
+        browser = chromium(playwright)
         page = browser.new_context(
             offline=True, viewport={"width": 1400, "height": 1000}
         ).new_page()
         page.on("request", lambda request: asked.append(request.url))
         page.goto(page_file.as_uri())
         drawn = page.locator(".vega-embed canvas")
-        drawn.nth(charts - 1).wait_for(timeout=UI_TIMEOUT_MS)
+        drawn.nth(charts - 1).wait_for(timeout=TIMEOUT_MS)
         widths = [(chart.bounding_box() or {"width": 0})["width"] for chart in drawn.all()]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=ARTIFACTS / "dvc-plots-offline.png")
@@ -394,7 +505,7 @@ def test_experiments_from_two_machines_meet_in_a_third_clone(server, repo, tmp_p
     git(tmp_path, "clone", "-q", str(origin), str(machine))
     dvc(machine, "pull")
     dvc(machine, "exp", "run", "-n", "machine-b", "-S", "train.hidden_size=16",
-        MLFLOW_TRACKING_URI=server)  # fmt: skip
+        **as_user("trainer", server))  # fmt: skip
     dvc(machine, "exp", "push", "origin", "machine-b")
     third = tmp_path / "third"
     git(tmp_path, "clone", "-q", str(origin), str(third))

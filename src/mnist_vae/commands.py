@@ -1,5 +1,6 @@
 """``mnist-vae``: what is not a stage. Crowning the registry's champion, measuring the seed
-band, writing a reviewer's report, and running a research preset.
+band, writing a reviewer's report, running a research preset, serving a model, and a
+teammate's account on the team's MLflow server.
 
 Every path is an option whose default is where ``dvc.yaml`` puts the file.
 """
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mnist_vae.accounts import ROLES
 from mnist_vae.cli import Command
 
 PARAMS = "params.yaml"
@@ -128,6 +130,9 @@ def seed_band(seeds, output, test_metrics):
     help="evaluate's per-image scores.",
 )
 @click.option(
+    "--history", default="metrics/history.csv", show_default=True, help="train's loss curves."
+)
+@click.option(
     "--run-file", default="models/mlflow_run.json", show_default=True, help="train's run file."
 )
 @click.option("--seed-band", default=SEED_BAND, show_default=True, help="The committed seed band.")
@@ -140,11 +145,35 @@ def seed_band(seeds, output, test_metrics):
     help="An image output to show side by side; repeat for several.",
 )
 def review(baseline, rev, output, **paths):
-    """Write a Markdown review of metric, param and image changes against BASELINE."""
+    """Write a Markdown review of metric, param and image changes against BASELINE, with
+    charts, and the same review as a self-contained HTML page beside it."""
     from mnist_vae import review as review_lib
 
     review_lib.write(baseline, rev, output, review_lib.Paths(**paths))
-    click.echo(f"wrote {output}")
+    click.echo(f"wrote {output} and {output.with_suffix('.html')}")
+
+
+@main.command(cls=Command)
+@click.option(
+    "-m", "--model-uri", default="models:/mnist-vae@champion", show_default=True,
+    help="The model to serve: models:/NAME@ALIAS, models:/NAME/VERSION or runs:/ID/model.",
+)  # fmt: skip
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to serve other machines."
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+def serve(model_uri, host, port):
+    """Serve a model's images over HTTP, as mlflow models serve --env-manager local does
+    (POST /invocations, GET /ping), with each request's size bounded before it is read
+    whole: 4 MiB, room for 1,000 rows of z."""
+    import mlflow
+    import uvicorn
+
+    from mnist_vae import experiment, model_server
+
+    mlflow.set_tracking_uri(experiment.tracking_uri())  # the stages' store
+    click.echo(f"serving {model_uri} on http://{host}:{port}/invocations")
+    uvicorn.run(model_server.app(model_uri), host=host, port=port, log_level="warning")
 
 
 @main.command(cls=Command)
@@ -169,3 +198,28 @@ def preset(name, extra, queue):
     from mnist_vae import presets
 
     sys.exit(presets.run(name, extra, queue))
+
+
+@main.command("team-account", cls=Command)
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="What it may do.")
+def team_account(username, role):
+    """Give USERNAME a ROLE on the team's MLflow server (MLFLOW_TRACKING_URI), run as its
+    admin. A new account's password (12 characters or more) is asked for, or read from
+    standard input when that is a pipe, never taken as an option: an option stays in the
+    shell's history and shows in ps.
+
+    reviewer: reads runs and models. trainer: also creates runs and model versions.
+    maintainer: also moves the registered model's aliases, @champion among them.
+    """
+    import sys
+
+    from mnist_vae import accounts
+
+    def password():
+        if not sys.stdin.isatty():
+            return sys.stdin.readline().rstrip("\n")
+        return click.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+
+    opened = accounts.grant(username, role, password)
+    click.echo(f"{username}: {role}{' (new account)' if opened else ''}")

@@ -39,6 +39,8 @@ def crown(client, name: str, alias: str, key: dict[str, str], metric: str = METR
     Raises:
         PipelineError: no such version.
     """
+    from mlflow.exceptions import MlflowException
+
     from mnist_vae.errors import PipelineError
 
     scored, skipped = [], []
@@ -58,8 +60,12 @@ def crown(client, name: str, alias: str, key: dict[str, str], metric: str = METR
             f"run with a finite {metric}"
         )
     value, _, best = min(scored, key=lambda item: (item[0], -item[1]))
-    client.set_registered_model_alias(name, alias, best.version)
-    client.set_registered_model_tag(name, f"{alias}.key", comparable.spelled(key))
+    try:
+        client.set_registered_model_alias(name, alias, best.version)
+        client.set_registered_model_tag(name, f"{alias}.key", comparable.spelled(key))
+    except MlflowException as error:  # on a team server, an account that may not move it
+        first_line = error.message.strip().split("\n")[0]
+        raise PipelineError(f"{name}@{alias} was not moved: {first_line}") from None
     return Crowned(best, value, len(scored), skipped)
 
 

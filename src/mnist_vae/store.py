@@ -80,7 +80,15 @@ def check_sqlite(uri: str) -> None:
 
 
 def unreachable(uri: str, error: Exception) -> StoreError:
-    """The one line for a store that did not answer: the URI, the cause, and the fix."""
+    """The one line for a store that did not answer, or refused the account: the URI, the
+    cause, and the fix."""
+    status = error.get_http_status_code() if isinstance(error, MlflowException) else None
+    if status in (401, 403):
+        return StoreError(
+            f"MLflow store {uri} refused the request ({cause(error)}); name an account that "
+            "may make it in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or in "
+            "~/.mlflow/credentials"
+        )
     return StoreError(
         f"MLflow store {uri} did not answer ({cause(error)}); start it, or point "
         "MLFLOW_TRACKING_URI at a running server (unset, the pipeline uses mlflow.db at "

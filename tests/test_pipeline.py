@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
+from browser import ARTIFACTS, TIMEOUT_MS, chromium, needs_chromium
 from click.testing import CliRunner
 from keras import ops
 from mlflow.tracking import MlflowClient
@@ -55,6 +56,8 @@ PUSHED = (
 
 
 BAND_SEEDS = 3
+REVIEW_CHARTS = ["loss curves", "test -ELBO per digit", "paired per-image differences"]
+REVIEW_IMAGES = 2 * 2 + len(REVIEW_CHARTS)  # samples and reconstructions, both sides
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +119,27 @@ def test_failed_experiments_record_nothing(repo):
 
 def test_the_champion_is_the_best_comparable_version(repo):
     _check_champion(repo)
+
+
+def test_the_explore_notebook_runs_top_to_bottom_on_the_champion(repo):
+    """``notebooks/explore.ipynb``, executed in a Jupyter kernel from its own folder, as a
+    user opens it, against the repo's store: every cell runs, and each figure is drawn."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(repo / "notebooks" / "explore.ipynb", as_version=4)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):  # the repo's mlflow.db, as a user's
+            patch.delenv(name)
+        folder = {"metadata": {"path": str(repo / "notebooks")}}
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources=folder).execute()
+
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    figures = [output for output in outputs if "image/png" in output.get("data", {})]
+    printed = "".join(output.get("text", "") for output in outputs)
+    assert len(figures) == 4, printed  # samples, the path, the units, the curves
+    assert re.search(r"models:/mnist-vae@champion: latent_dim \d+, conditional False", printed)
+    assert "an unconditional model" in printed
 
 
 def _check_metrics_are_the_model_s(repo: Path) -> None:
@@ -340,6 +364,31 @@ def test_a_review_tells_a_real_change_from_seed_noise(repo):
     _check_review(repo)
 
 
+@needs_chromium
+def test_the_review_page_shows_every_image_in_a_browser_with_no_network(repo):
+    """The review's HTML page, opened from disk in Chromium with the network off, draws
+    each side's images and the charts, and asks for nothing outside itself."""
+    from playwright.sync_api import sync_playwright
+
+    asked = []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+        page = page.new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto((repo / "review" / "report.html").as_uri())
+        page.wait_for_load_state("load", timeout=TIMEOUT_MS)
+        widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+        alts = page.evaluate("[...document.images].map(i => i.alt)")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "review-page.png", full_page=True)
+        browser.close()
+
+    assert len(widths) == REVIEW_IMAGES and min(widths) > 0, widths
+    assert [alt for alt in alts if alt] == REVIEW_CHARTS
+    assert [url for url in asked if not url.startswith("file:")] == []
+
+
 def test_a_remote_restores_every_output(repo):
     """Last: it deletes the outputs, and with them the .gitignore files DVC wrote."""
     _check_remote_restores_every_output(repo)
@@ -410,7 +459,7 @@ def _check_review(repo: Path) -> None:
     """The reviewer's report: the experiment in the workspace against the committed run."""
     out = run(repo, "mnist-vae", "review", "--baseline", "HEAD", "--output", "review/report.md")
 
-    assert out.strip().endswith("wrote review/report.md")
+    assert out.strip().endswith("wrote review/report.md and review/report.html")
     report = (repo / "review" / "report.md").read_text()
     assert report.startswith("# workspace against HEAD\n")
     (row,) = [line for line in report.splitlines() if "| test.neg_elbo |" in line]
@@ -440,6 +489,14 @@ def _check_review(repo: Path) -> None:
     workspace_run = json.loads((repo / "models/mlflow_run.json").read_text())["run_id"]
     assert f"- workspace: run `{workspace_run}`" in report
     assert report.count("run `") == 2
+    charts = report.split("## Charts")[1].split("##")[0]
+    titles = [line[2:].split("]")[0] for line in charts.splitlines() if line.startswith("![")]
+    assert titles == REVIEW_CHARTS
+    for name in ("loss_curves", "test_-ELBO_per_digit", "paired_per-image_differences"):
+        assert (repo / "review" / "report_images" / f"chart_{name}.png").stat().st_size > 0
+    page = (repo / "review" / "report.html").read_text()
+    assert page.count("<img") == page.count('src="data:image/png;base64,') == REVIEW_IMAGES
+    assert "report_images/" not in page  # every image inlined: the page is one file
 
 
 def _check_experiment(repo: Path) -> None:

@@ -1,5 +1,11 @@
 """The review's Markdown: a table of verdicts on the test metrics, the other metrics and
-params that changed, the images side by side, and the machine each side ran on."""
+params that changed, the images side by side, the charts, and the machine each side ran
+on; and the same as one HTML page that needs nothing beside it."""
+
+import base64
+import html
+import re
+from pathlib import Path
 
 from mnist_vae import comparable, noise
 
@@ -16,8 +22,9 @@ def render(baseline: str, target: str, sections: dict) -> str:
             None), ``metrics`` (the other metric files' ``Repo.metrics.diff``), ``params``
             (``Repo.params.diff``), ``keys`` (each side's comparability key, or None,
             and where they differ), ``images`` ((title, baseline path, target path)
-            triples, relative to the report), ``runs`` (each side's MLflow run as text)
-            and ``machine`` (each side's machine figures, by name).
+            triples, relative to the report), ``charts`` ((title, path) pairs, relative
+            to the report), ``runs`` (each side's MLflow run as text) and ``machine``
+            (each side's machine figures, by name).
     """
     lines = [f"# {target} against {baseline}", ""]
     lines += _compared(baseline, target, *sections["keys"])
@@ -35,10 +42,39 @@ def render(baseline: str, target: str, sections: dict) -> str:
     lines += ["", "## Images", "", f"| | {baseline} | {target} |", "| --- | --- | --- |"]
     for title, old, new in sections["images"]:
         lines.append(f"| {title} | ![]({old}) | ![]({new}) |")
+    lines += ["", "## Charts", ""]
+    for title, path in sections["charts"]:
+        lines += [f"![{title}]({path})", ""]
     lines += _machine(baseline, target, sections["machine"])
     runs = sections["runs"]
     lines += ["", "## MLflow runs", "", f"- {baseline}: {runs[0]}", f"- {target}: {runs[1]}", ""]
     return "\n".join(lines)
+
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}"
+    "img{max-width:100%}"
+)
+
+
+def page(markdown_text: str, folder: Path) -> str:
+    """The report as one HTML page, its images inlined from ``folder`` (where the
+    Markdown's image paths start), so that it opens anywhere, with no network."""
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+
+    def inlined(match: re.Match) -> str:
+        data = (folder / html.unescape(match.group(1))).read_bytes()
+        return f'src="data:image/png;base64,{base64.b64encode(data).decode()}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inlined, body)
+    title = html.escape(markdown_text.splitlines()[0].lstrip("# "))
+    return (
+        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def _compared(baseline: str, target: str, keys: list, differences: list[str]) -> list[str]:

@@ -1,5 +1,6 @@
 """A Markdown report that compares a revision (or the workspace) with a baseline: what a
-reviewer reads on a pull request, built from DVC's own diffs and the MLflow store.
+reviewer reads on a pull request, built from DVC's own diffs and the MLflow store, with its
+charts, and the same report as one self-contained HTML page.
 
 Every test metric gets a verdict (better, worse or within noise) from two sources of
 evidence (see ``noise``): the seed band committed at the baseline, and a paired comparison
@@ -22,6 +23,7 @@ class Paths:
 
     test_metrics: str
     per_image: str
+    history: str
     run_file: str
     seed_band: str
     images: tuple[str, ...]
@@ -62,7 +64,8 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         from mnist_vae import seed_band
 
         band = seed_band.read(band_text)
-    pairs = noise.paired(*(_per_image(paths.per_image, revision) for revision in (baseline, rev)))
+    scores = [_per_image(paths.per_image, revision) for revision in (baseline, rev)]
+    pairs = noise.paired(*scores)
     folder = output.parent / f"{output.stem}_images"
     sides = ((baseline, baseline), (target, rev))
     texts = [_read(paths.run_file, revision) for _, revision in sides]
@@ -77,6 +80,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         "metrics": metrics,
         "params": repo.params.diff(a_rev=baseline, b_rev=target).get("diff", {}),
         "images": _images(folder, sides, paths.images),
+        "charts": _charts(folder, sides, scores, band, paths.history, bool(pairs)),
         "runs": [],
         "machine": [],
     }
@@ -87,7 +91,9 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
             continue
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
         sections["machine"].append(_machine_figures(run))
-    write_text(output, report.render(baseline, target, sections))
+    markdown = report.render(baseline, target, sections)
+    write_text(output, markdown)
+    write_text(output.with_suffix(".html"), report.page(markdown, output.parent))
 
 
 def _require_outputs(repo, paths: Paths) -> None:
@@ -97,6 +103,7 @@ def _require_outputs(repo, paths: Paths) -> None:
     given = {
         "--test-metrics": [paths.test_metrics],
         "--per-image": [paths.per_image],
+        "--history": [paths.history],
         "--run-file": [paths.run_file],
         "--image": paths.images,
     }
@@ -151,6 +158,41 @@ def _images(folder: Path, sides, paths: tuple[str, ...]) -> list[tuple[str, str,
             (folder / copy).write_bytes(_read(path, revision, mode="rb") or b"")
         images.append((name, *(f"{folder.name}/{copy}" for copy in copies)))
     return images
+
+
+def _charts(folder: Path, sides, scores, band, history: str, paired: bool) -> list:
+    """(title, path relative to the report) of each chart the two sides' files allow:
+    the loss curves, the -ELBO per digit, and the paired differences where both sides
+    scored the same images."""
+    from mnist_vae import plotting, review_plots
+
+    names = [side for side, _ in sides]
+    histories = {side: _csv(history, revision) for side, revision in sides}
+    scored = {name: table for name, table in zip(names, scores, strict=True)}
+    scored = {name: table for name, table in scored.items() if review_plots.SCORE in table}
+    charts = {}
+    if any(table is not None for table in histories.values()):
+        present = {side: table for side, table in histories.items() if table is not None}
+        charts["loss curves"] = review_plots.loss_curves(present)
+    if scored:
+        charts["test -ELBO per digit"] = review_plots.per_digit(scored)
+    if paired and len(scored) == 2:
+        charts["paired per-image differences"] = review_plots.paired_differences(
+            *scores, band, tuple(names)
+        )
+    drawn = []
+    for title, figure in charts.items():
+        name = f"chart_{_safe(title)}.png"
+        plotting.save(figure, folder / name)
+        drawn.append((title, f"{folder.name}/{name}"))
+    return drawn
+
+
+def _csv(path: str, rev: str | None):
+    import pandas as pd
+
+    text = _read(path, rev)
+    return pd.read_csv(io.StringIO(text)) if text else None
 
 
 def _run(run_id: str):

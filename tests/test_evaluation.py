@@ -7,6 +7,7 @@ import pytest
 
 from mnist_vae import data, evaluation, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.countdown import Countdown
 
 CONFIG = from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=1, activation="relu")
 
@@ -78,3 +79,21 @@ def test_units_the_encoder_ignores_are_inactive(trained):
 
     assert units["active"].tolist() == [i not in (1, 5) for i in range(8)]
     assert evaluation.summarize(rows, np.zeros(len(x)), z_mean)["active_units"] == 6
+
+
+@pytest.mark.parametrize(("seconds_a_chunk", "lines"), [(1.5, 8), (0.1, 0)])
+def test_a_long_scoring_says_how_far_it_is_and_how_long_the_rest_should_take(
+    capsys, seconds_a_chunk, lines
+):
+    """From 10 s on, a line per tenth of the chunks, with the time left at the pace so
+    far; a scoring that ends sooner prints nothing."""
+    ticks = iter(np.arange(21) * seconds_a_chunk)
+    countdown = Countdown(20, "scoring 500 images at k=5000: chunk", clock=lambda: next(ticks))
+
+    assert [countdown.step(chunk) for chunk in range(20)] == list(range(20))
+
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == lines
+    if lines:
+        assert printed[0] == "scoring 500 images at k=5000: chunk 7/20 - 10s - 20s left"
+        assert printed[-1] == "scoring 500 images at k=5000: chunk 20/20 - 30s - 0s left"

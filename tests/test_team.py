@@ -36,6 +36,7 @@ from servers import (
     postgres_bin,
 )
 
+from mnist_vae import experiment as mnist_experiment
 from mnist_vae import model_server, serving
 from mnist_vae.accounts import ROLES
 
@@ -443,6 +444,15 @@ def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, r
         page.screenshot(path=ARTIFACTS / "mlflow-ui-runs.png")
         runs_table = page.inner_text("body")
 
+        # The README's link: the shared view, with what a reviewer compares on one screen.
+        page.goto(f"{server}/#/experiments/{experiment}?viewStateShareKey={mnist_experiment.VIEW}")
+        names = [column.split("`")[1] for column in mnist_experiment.COLUMNS]
+        headers = [page.get_by_text(name, exact=True).first for name in names]
+        for header in headers:
+            header.wait_for(timeout=TIMEOUT_MS)
+        first_screen = [header.bounding_box() for header in headers]
+        page.screenshot(path=ARTIFACTS / "mlflow-ui-view.png")
+
         page.goto(f"{server}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment])}")
         page.get_by_text("test.neg_elbo", exact=True).first.wait_for(timeout=TIMEOUT_MS)
         page.set_viewport_size({"width": 1600, "height": 3600})  # every row, unscrolled
@@ -450,6 +460,8 @@ def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, r
         text = page.inner_text("body")
         browser.close()
 
+    for name, box in zip(names, first_screen, strict=True):
+        assert box and box["x"] + box["width"] <= 1600 and box["y"] <= 1000, (name, box)
     # The Dataset column: each run's training split, with DVC's hash of its folder.
     (digest,) = {given.dataset.digest for logged in runs for given in logged.inputs.dataset_inputs}
     assert runs_table.count(f"train ({digest})") == len(runs), runs_table

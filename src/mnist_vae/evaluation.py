@@ -17,6 +17,7 @@ import pandas as pd
 from keras import ops
 
 from mnist_vae import decoding, losses
+from mnist_vae.countdown import Countdown
 from mnist_vae.errors import PipelineError
 from mnist_vae.machine import compiled
 from mnist_vae.model import VAE
@@ -50,7 +51,8 @@ def score(
         functools.partial(_score_chunk, vae, terms, chunk, epsilon)
         for chunk, epsilon in zip(chunks, _draws(seed, chunks, k, latent_dim), strict=True)
     )
-    parts = list(_two_at_a_time(calls))
+    countdown = Countdown(len(chunks), f"scoring {len(x)} images at k={k}: chunk")
+    parts = [countdown.step(part) for part in _two_at_a_time(calls)]
     rows = pd.concat([rows for rows, _ in parts], ignore_index=True)
     return rows, np.concatenate([z_mean for _, z_mean in parts])
 

@@ -445,7 +445,9 @@ def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, r
         runs_table = page.inner_text("body")
 
         # The README's link: the shared view, with what a reviewer compares on one screen.
-        page.goto(f"{server}/#/experiments/{experiment}?viewStateShareKey={mnist_experiment.VIEW}")
+        page.goto(
+            f"{server}/#/experiments/{experiment}/runs?viewStateShareKey={mnist_experiment.VIEW}"
+        )
         names = [column.split("`")[1] for column in mnist_experiment.COLUMNS]
         headers = [page.get_by_text(name, exact=True).first for name in names]
         for header in headers:

@@ -1,5 +1,6 @@
 """The fast training path against the plain one, determinism, and two-device training."""
 
+import re
 import subprocess
 import sys
 import warnings
@@ -153,3 +154,17 @@ def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_without_xla_and_float32_el
     assert machine.resolved_precision("auto", xla=False, flags=no_amx) == "float32"
     assert machine.resolved_precision("mixed_float16", xla=True, flags=amx) == "mixed_float16"
     assert machine.resolved_precision("float32", xla=False, flags=amx) == "float32"
+
+
+def test_keras_fit_prints_the_epoch_loops_line_with_the_time_left(small, mnist_splits, capsys):
+    """Under Keras's fit, as under the epoch loops, a line per epoch ends with the time
+    the remaining epochs should take, and Keras prints no bar or line of its own."""
+    config = replace(PLAIN, epochs=3)
+    vae = training.build(MODEL, config)
+
+    training.fit(vae, config, small, mnist_splits["val"], [], verbose=2)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert all(re.search(r" - val_loss: [\d.]+ - .* left$", line) for line in lines), lines
+    assert lines[-1].endswith(" - 0s left")

@@ -5,6 +5,7 @@ the runs that dead processes left RUNNING.
 """
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -56,6 +57,8 @@ def configure() -> str:
         StoreError: the store is down, damaged or read-only.
     """
     uri = tracking_uri()
+    # "Creating initial MLflow database tables...": the store's business, not the user's.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     store.fail_fast()
     store.check_sqlite(uri)
     mlflow.set_tracking_uri(uri)

@@ -1,11 +1,15 @@
-"""Fitting through Keras's own ``fit``, with the pipeline's per-epoch hooks as callbacks
-and dynamic binarization as a ``PyDataset``."""
+"""Fitting through Keras's own ``fit``, with the pipeline's per-epoch hooks as callbacks,
+dynamic binarization as a ``PyDataset``, and the epoch loops' progress line (with the
+time left) in place of Keras's own."""
+
+import time
 
 import keras
 import numpy as np
 
 from mnist_vae import data
 from mnist_vae.config import TrainConfig
+from mnist_vae.epoch_progress import Progress
 
 
 def fit(
@@ -36,6 +40,8 @@ def fit(
     else:
         x = data.as_inputs(train.images, binarize, train_config.seed)
         y = train.labels if labels else None
+    if verbose:
+        hooks.append(_ProgressLine(Progress(train_config.epochs)))
     val_x = data.validation_inputs(val, binarize, train_config.seed)
     vae.fit(
         x,
@@ -46,8 +52,23 @@ def fit(
         initial_epoch=initial_epoch,
         shuffle=binarize != "dynamic",  # a PyDataset's own order, not Keras's
         callbacks=hooks,
-        verbose=verbose,
+        verbose=0,
     )
+
+
+class _ProgressLine(keras.callbacks.Callback):
+    """One line per epoch, after the hooks, as the epoch loops print it."""
+
+    def __init__(self, progress: Progress):
+        super().__init__()
+        self.progress = progress
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        self.progress.report(epoch + 1, seconds, _floats(logs))
 
 
 class _DynamicBinarization(keras.utils.PyDataset):

@@ -52,6 +52,10 @@ def evaluate(
         key = comparable.tags(comparable.key(vae.model_config, config.seed, test))
         run.tags(key)
         run.version_tags(key)
+    click.echo(
+        f"test -ELBO {scores['neg_elbo']:.3f}, IW bound {scores['iw_nll']:.3f} "
+        f"(k={config.iw_samples}): wrote {metrics}; MLflow run {run.run_id}"
+    )
 
 
 if __name__ == "__main__":

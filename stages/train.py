@@ -84,6 +84,10 @@ def train(
         "precision": vae.dtype_policy.name,
         tracking.CHECKPOINT: key,
     }
+    click.echo(
+        f"training on {tags['device']} ({tags['cpu']}), {tags['precision']}: "
+        f"{train_config.epochs} epochs of {len(train_split.images)} images"
+    )
     with tracking.start_run(params, tags=tags, resumed=state) as run:
         lineage.log(run, {"train": (train_data, train_split), "val": (val_data, val_split)})
         speed = training.fit(
@@ -109,6 +113,7 @@ def train(
         registry.log_model(run, model, model_config)
         write_json(metrics, epoch_hooks.objective_named(vae.model_config, writer.last))
         tracking.write_run_file(run_file, run)
+    click.echo(f"wrote {model} and {metrics}; MLflow run {run.run_id}")
 
 
 if __name__ == "__main__":

@@ -84,11 +84,11 @@ def train(
         "precision": vae.dtype_policy.name,
         tracking.CHECKPOINT: key,
     }
-    click.echo(
-        f"training on {tags['device']} ({tags['cpu']}), {tags['precision']}: "
-        f"{train_config.epochs} epochs of {len(train_split.images)} images"
-    )
     with tracking.start_run(params, tags=tags, resumed=state) as run:
+        click.echo(
+            f"training on {tags['device']} ({tags['cpu']}), {tags['precision']}: "
+            f"{train_config.epochs} epochs of {len(train_split.images)} images"
+        )
         lineage.log(run, {"train": (train_data, train_split), "val": (val_data, val_split)})
         speed = training.fit(
             vae,

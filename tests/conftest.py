@@ -4,6 +4,8 @@ import gzip
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,12 +29,15 @@ LONGEST = (
 
 
 def pytest_configure(config):
-    """One folder of XLA's compiled programs for the run, which its xdist workers inherit
-    through the environment: each program costs its compile once per run, as on a fresh
-    machine, and nothing of the user's own cache is read or written."""
+    """One folder of XLA's compiled programs for the run, and one empty MLflow store,
+    which its xdist workers find through the environment: each program costs its compile
+    once per run, as on a fresh machine, and nothing of the user's own cache is read or
+    written."""
     if not hasattr(config, "workerinput"):
         config.xla_cache = tempfile.mkdtemp(prefix="mnist-vae-xla-")
         os.environ["MNIST_VAE_XLA_CACHE"] = config.xla_cache
+        config.empty_store = tempfile.mkdtemp(prefix="mnist-vae-store-")
+        os.environ[EMPTY_STORE] = str(_empty_store(Path(config.empty_store)))
     # What the package sets before TensorFlow loads, set before any test module imports
     # Keras: importing JAX first would set TF_CPP_MIN_LOG_LEVEL=1 for every stage the
     # tests start, and the stages keep a level they inherit.
@@ -49,8 +54,29 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    if hasattr(config, "xla_cache"):
-        shutil.rmtree(config.xla_cache, ignore_errors=True)
+    for folder in ("xla_cache", "empty_store"):
+        if hasattr(config, folder):
+            shutil.rmtree(getattr(config, folder), ignore_errors=True)
+
+
+# Where the run's empty MLflow store is, for its xdist workers.
+EMPTY_STORE = "MNIST_VAE_EMPTY_STORE"
+
+
+def _empty_store(folder: Path) -> Path:
+    """An MLflow store with its tables and nothing in them, made once per run by MLflow
+    itself, as a stage makes one (``store.created``), in a process that then ends, so
+    that the file is whole. Making one takes MLflow's schema migrations, about 2 s; each
+    test starts from a copy instead. The pipeline and queue tests, and ``test_store``,
+    still have their stages make theirs."""
+    path = folder / "mlflow.db"
+    make = (
+        "import sys; from mlflow.tracking import MlflowClient; from mnist_vae import store; "
+        "uri = 'sqlite:///' + sys.argv[1]\n"
+        "with store.created(uri): MlflowClient(uri).search_experiments()"
+    )
+    subprocess.run([sys.executable, "-c", make, str(path)], check=True, capture_output=True)
+    return path
 
 
 def pytest_collection_modifyitems(items):
@@ -71,7 +97,9 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def mlflow_store(tmp_path, monkeypatch):
-    """Points MLflow at a SQLite file of the test's own, with artifacts beside it."""
+    """Points MLflow at a SQLite file of the test's own, with artifacts beside it: a copy
+    of the run's empty store."""
+    shutil.copyfile(os.environ[EMPTY_STORE], tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")

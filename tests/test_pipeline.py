@@ -190,7 +190,8 @@ def _check_forced_rerun_is_byte_identical(repo: Path) -> None:
     assert all(re.search(r" - (\d+h \d\dm|\d+m \d\ds|\d+s) left$", line) for line in epochs)
     assert epochs[-1].endswith(" - 0s left")
     # Where it ran, under what precision, and where the results went.
-    assert re.search(r"^training on tensorflow:CPU \(.+\), float32: 5 epochs of 2000 images$", out, re.M)
+    started = r"^training on tensorflow:CPU \(.+\), float32: 5 epochs of 2000 images$"
+    assert re.search(started, out, re.M)
     assert "wrote models/vae.keras and metrics/train.json; MLflow run " in out
     assert re.search(r"^test -ELBO [\d.]+, IW bound [\d.]+ \(k=\d+\): wrote metrics/", out, re.M)
 

@@ -58,17 +58,17 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
     target = rev or "workspace"
     # DVC's diffs leave out "diff" when nothing changed: a code change keeps the params.
     metrics = repo.metrics.diff(a_rev=baseline, b_rev=target, all=True).get("diff", {})
-    band_text = _read(paths.seed_band, baseline)
+    sides = (_Side(baseline, baseline), _Side(target, rev))
+    band_text = sides[0].read(paths.seed_band)
     band = None
     if band_text is not None:
         from mnist_vae import seed_band
 
         band = seed_band.read(band_text)
-    scores = [_per_image(paths.per_image, revision) for revision in (baseline, rev)]
+    scores = [_per_image(side, paths.per_image) for side in sides]
     pairs = noise.paired(*scores)
     folder = output.parent / f"{output.stem}_images"
-    sides = ((baseline, baseline), (target, rev))
-    texts = [_read(paths.run_file, revision) for _, revision in sides]
+    texts = [side.read(paths.run_file) for side in sides]
     records = [json.loads(text) if text else None for text in texts]
     runs = [_run(record["run_id"]) if record else None for record in records]
     keys = [comparable.from_tags(run.data.tags) if run else None for run in runs]
@@ -84,9 +84,9 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
         "runs": [],
         "machine": [],
     }
-    for (side, _), record, run in zip(sides, records, runs, strict=True):
+    for side, record, run in zip(sides, records, runs, strict=True):
         if record is None:
-            sections["runs"].append(f"none: no {paths.run_file} at {side}")
+            sections["runs"].append(f"none: no {paths.run_file} at {side.name}")
             sections["machine"].append({})
             continue
         sections["runs"].append(f"run `{record['run_id']}` (experiment {record['experiment_id']})")
@@ -129,56 +129,79 @@ def _require_revisions(repo, revisions: dict[str, str | None]) -> None:
             ) from None
 
 
-def _read(path: str, rev: str | None, mode: str = "r"):
-    """A file at a revision (the workspace when None); None where it does not exist."""
-    import dvc.api
-    from dvc.exceptions import DvcException
+class _Side:
+    """One side of the review, ``name`` as the report shows it: the pipeline's files at
+    one revision (the workspace where ``rev`` is None), read
+    through one DVC file system: ``dvc.api.read`` opens the repository, and collects its
+    whole index, once per file."""
 
-    try:
-        return dvc.api.read(path, rev=rev, mode=mode)
-    except (FileNotFoundError, DvcException):
-        return None
+    def __init__(self, name: str, rev: str | None):
+        self.name, self.rev = name, rev
+        self._fs = None
+
+    def read(self, path: str, mode: str = "r"):
+        """The file's content; None where it does not exist at this revision."""
+        from dvc.api import DVCFileSystem
+        from dvc.exceptions import DvcException
+
+        try:
+            if self._fs is None:
+                self._fs = DVCFileSystem(rev=self.rev)
+            with self._fs.open(path, mode) as file:
+                return file.read()
+        except (FileNotFoundError, DvcException):
+            return None
+
+    def table(self, path: str, **options):
+        """The CSV file as a table; None where it does not exist at this revision."""
+        import pandas as pd
+
+        text = self.read(path)
+        return pd.read_csv(io.StringIO(text), **options) if text else None
 
 
-def _per_image(path: str, rev: str | None):
+def _per_image(side: _Side, path: str):
+    """The per-image scores; a table with no image where the revision has none."""
     import pandas as pd
 
-    text = _read(path, rev)
-    columns = {"digit": []}
-    return pd.read_csv(io.StringIO(text), index_col="image") if text else pd.DataFrame(columns)
+    table = side.table(path, index_col="image")
+    return pd.DataFrame({"digit": []}) if table is None else table
 
 
-def _images(folder: Path, sides, paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
+def _images(folder: Path, sides: tuple[_Side, ...], paths: tuple[str, ...]) -> list:
+    """(name, each side's copy relative to the report) of each image."""
     folder.mkdir(parents=True, exist_ok=True)
     images = []
     for path in paths:
         name = Path(path).name
-        copies = [f"{_safe(side)}_{name}" for side, _ in sides]
-        for copy, (_, revision) in zip(copies, sides, strict=True):
-            (folder / copy).write_bytes(_read(path, revision, mode="rb") or b"")
+        copies = [f"{_safe(side.name)}_{name}" for side in sides]
+        for copy, side in zip(copies, sides, strict=True):
+            (folder / copy).write_bytes(side.read(path, mode="rb") or b"")
         images.append((name, *(f"{folder.name}/{copy}" for copy in copies)))
     return images
 
 
-def _charts(folder: Path, sides, scores, band, history: str, paired: bool) -> list:
+def _charts(folder: Path, sides: tuple[_Side, ...], scores, band, history: str, paired: bool):
     """(title, path relative to the report) of each chart the two sides' files allow:
     the loss curves, the -ELBO per digit, and the paired differences where both sides
     scored the same images."""
     from mnist_vae import plotting, review_plots
 
-    names = [side for side, _ in sides]
-    histories = {side: _csv(history, revision) for side, revision in sides}
-    scored = {name: table for name, table in zip(names, scores, strict=True)}
-    scored = {name: table for name, table in scored.items() if review_plots.SCORE in table}
+    histories = {side.name: side.table(history) for side in sides}
+    present = {side: table for side, table in histories.items() if table is not None}
+    scored = {
+        side.name: table
+        for side, table in zip(sides, scores, strict=True)
+        if review_plots.SCORE in table
+    }
     charts = {}
-    if any(table is not None for table in histories.values()):
-        present = {side: table for side, table in histories.items() if table is not None}
+    if present:
         charts["loss curves"] = review_plots.loss_curves(present)
     if scored:
         charts["test -ELBO per digit"] = review_plots.per_digit(scored)
     if paired and len(scored) == 2:
         charts["paired per-image differences"] = review_plots.paired_differences(
-            *scores, band, tuple(names)
+            *scores, band, tuple(side.name for side in sides)
         )
     drawn = []
     for title, figure in charts.items():
@@ -186,13 +209,6 @@ def _charts(folder: Path, sides, scores, band, history: str, paired: bool) -> li
         plotting.save(figure, folder / name)
         drawn.append((title, f"{folder.name}/{name}"))
     return drawn
-
-
-def _csv(path: str, rev: str | None):
-    import pandas as pd
-
-    text = _read(path, rev)
-    return pd.read_csv(io.StringIO(text)) if text else None
 
 
 def _run(run_id: str):

@@ -24,6 +24,7 @@ import numpy as np
 import psycopg
 import pytest
 from browser import ARTIFACTS, TIMEOUT_MS, chromium, needs_chromium
+from click.testing import CliRunner
 from conftest import ROOT
 from pipeline_repo import dvc, experiments, git, make_repo, ran, run, user_env
 from servers import (
@@ -36,8 +37,8 @@ from servers import (
     postgres_bin,
 )
 
+from mnist_vae import commands, model_server, serving
 from mnist_vae import experiment as mnist_experiment
-from mnist_vae import model_server, serving
 from mnist_vae.accounts import ROLES
 
 pytestmark = [
@@ -125,8 +126,16 @@ def server(postgres, s3, tmp_path_factory):
         str(ROOT / "tools" / "team-server"), ready="/health", cwd=folder, env=settings, port=port
     ).wait()
     url = f"http://{host}:{port}"
-    for role in ROLES:
-        team_account(role, role, url, PASSWORDS[role])
+    first, *others = ROLES
+    team_account(first, first, url, PASSWORDS[first])
+    for role in others:  # the same command, without a process start each
+        result = CliRunner().invoke(
+            commands.main,
+            ["team-account", role, "--role", role],
+            input=PASSWORDS[role] + "\n",
+            env=as_user("admin", url),
+        )
+        assert result.exit_code == 0, result.output
     with pytest.MonkeyPatch.context() as patch:
         for name, value in as_user("reviewer", url).items():
             patch.setenv(name, value)

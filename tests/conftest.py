@@ -1,9 +1,11 @@
 """Shared fixtures: an MLflow store per test, tiny MNIST-shaped files, and the real files."""
 
+import contextlib
 import gzip
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -173,9 +175,7 @@ def mnist_splits(mnist_files):
     return data.split(mnist_files, train_size=3000, val_size=500, test_size=500, seed=0)
 
 
-@pytest.fixture
-def prepared(tmp_path, mnist_dir):
-    """200 real training images, 50 for validation and 50 for test, in ``data/``."""
+def _prepare(root: Path, mnist_dir: Path) -> Path:
     from click.testing import CliRunner
 
     from stages.prepare import prepare
@@ -183,23 +183,60 @@ def prepared(tmp_path, mnist_dir):
     result = CliRunner().invoke(
         prepare,
         ["--source", str(mnist_dir), "--train-size", "200", "--val-size", "50"]
-        + ["--test-size", "50", "--seed", "0", "--out-dir", str(tmp_path / "data")]
-        + ["--class-counts", str(tmp_path / "counts.csv")],
+        + ["--test-size", "50", "--seed", "0", "--out-dir", str(root / "data")]
+        + ["--class-counts", str(root / "counts.csv")],
     )
     assert result.exit_code == 0, result.output
-    return tmp_path
+    return root
 
 
 @pytest.fixture
-def trained(prepared):
-    """A small model trained on the prepared images for two epochs."""
+def prepared(tmp_path, mnist_dir):
+    """200 real training images, 50 for validation and 50 for test, in ``data/``."""
+    return _prepare(tmp_path, mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_once(tmp_path_factory, mnist_dir):
+    """``trained``'s folder, made once per test process: its own store, its artifacts
+    beside it."""
     from click.testing import CliRunner
 
     from stages.train import train
 
-    result = CliRunner().invoke(train, train_args(prepared / "data", prepared))
+    root = _prepare(tmp_path_factory.mktemp("trained"), mnist_dir)
+    shutil.copyfile(os.environ[EMPTY_STORE], root / "mlflow.db")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        patch.setenv("DVC_ROOT", str(root))
+        result = CliRunner().invoke(train, train_args(root / "data", root))
     assert result.exit_code == 0, result.output
-    return prepared
+    with contextlib.closing(sqlite3.connect(root / "mlflow.db")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the store whole in its one file
+    return root
+
+
+@pytest.fixture
+def trained(trained_once, tmp_path, mlflow_store):
+    """A small model trained on the prepared images for two epochs, with its run in the
+    test's store: a copy of ``trained_once``, the paths its store holds moved with it."""
+    shutil.copytree(trained_once, tmp_path, dirs_exist_ok=True)
+    _move_store(mlflow_store, trained_once, tmp_path)
+    return tmp_path
+
+
+def _move_store(store: Path, old: Path, new: Path) -> None:
+    """Points every path that the store holds under ``old`` (artifact locations, model
+    sources) under ``new``, whatever column of MLflow's schema holds it."""
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        listed = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for table in [row[0] for row in listed]:
+            for _, column, kind, *_ in db.execute(f"PRAGMA table_info('{table}')").fetchall():
+                if any(text in kind.upper() for text in ("CHAR", "TEXT")):
+                    db.execute(
+                        f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?)',
+                        (str(old), str(new)),
+                    )
 
 
 def train_args(data: Path, out: Path, **changes) -> list[str]:

@@ -19,7 +19,7 @@ def test_a_failed_write_leaves_no_file_and_no_temporary(tmp_path):
 
 
 def test_a_failed_write_keeps_the_previous_file(tmp_path):
-    target = tmp_path / "metrics.json"
+    target = tmp_path / "out" / "metrics.json"
     write_json(target, {"loss": 1.0})
 
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
@@ -27,7 +27,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path):
         raise RuntimeError("interrupted")
 
     assert target.read_text() == '{\n  "loss": 1.0\n}\n'
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]
 
 
 def test_the_temporary_keeps_the_suffix_and_the_file_gets_the_usual_mode(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from mnist_vae.config import SECTIONS
+from mnist_vae.config import SECTIONS, spell
 
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -129,6 +129,6 @@ def test_every_preset_changes_params_that_exist_to_values_their_options_take():
                 pass
 
             flag = f"--{field.replace('_', '-')}"
-            args = ["--params", str(ROOT / "params.yaml"), flag, presets.spell(value)]
+            args = ["--params", str(ROOT / "params.yaml"), flag, str(spell(value))]
             result = CliRunner().invoke(check, args)
             assert result.exit_code == 0, f"{name}: {key}={value}: {result.output}"

@@ -22,7 +22,7 @@ import mlflow
 import pytest
 from pipeline_repo import dvc, experiments, git, make_repo, run, user_env
 
-from mnist_vae import presets
+from mnist_vae import config, presets
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
     for name in presets.load():
         run(repo, "mnist-vae", "preset", name, "--queue", *short)
     for name in VARIANTS:
-        sets = [f"-S{key}={presets.spell(value)}" for key, value in QUEUED[name].items()]
+        sets = [f"-S{key}={str(config.spell(value))}" for key, value in QUEUED[name].items()]
         dvc(repo, "exp", "run", "--queue", "-n", name, *sets)
     for name, data in experiments(repo).items():
         _check_params(name, data["params"]["params.yaml"]["data"])
@@ -126,7 +126,7 @@ def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) 
     for key, value in SWEEP[name].items():
         if key.startswith("train."):
             # As params.yaml and `dvc exp show` spell them: true, not True.
-            assert mlflow_run.data.params[key] == presets.spell(value), f"{name}: {key}"
+            assert mlflow_run.data.params[key] == str(config.spell(value)), f"{name}: {key}"
     for key, value in scores.items():
         assert mlflow_run.data.metrics[f"test.{key}"] == pytest.approx(value), key
     artifacts = {a.path for a in client.list_artifacts(mlflow_run.info.run_id)}

@@ -284,3 +284,15 @@ def test_review_refuses_a_file_no_stage_writes_on_one_line(tmp_path, monkeypatch
     assert result.exit_code == 1
     assert result.output == f"Error: {option} {path!r}: no stage of dvc.yaml writes it\n"
     assert not (tmp_path / "review").exists()
+
+
+def test_a_preset_that_dvc_cannot_run_stops_on_one_line(tmp_path, monkeypatch):
+    """Outside a DVC repository ``dvc exp run`` fails (its own reason on stderr): the
+    command says which run failed, with its status, and exits 1."""
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(commands.main, ["preset", "paper-iwae-k5", "--queue"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: dvc exp run -n paper-iwae-k5 -S train.latent_dim=50")
+    assert result.output.endswith(" --queue failed (exit 253)\n"), result.output

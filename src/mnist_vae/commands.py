@@ -193,11 +193,9 @@ def preset(name, extra, queue):
     Its param changes are passed as dvc exp run -S options; see presets.yaml for the
     protocols and what each sets.
     """
-    import sys
-
     from mnist_vae import presets
 
-    sys.exit(presets.run(name, extra, queue))
+    presets.run(name, extra, queue)
 
 
 @main.command("team-account", cls=Command)

@@ -30,6 +30,12 @@ SCHEDULE = rf"constant|iwae|{_STAGE}(,{_STAGE})*"
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
+def spell(value):
+    """A bool as ``params.yaml`` and ``dvc exp show`` spell it (``true``, not Python's
+    ``True``), so that DVC and MLflow show one value; any other value as it is."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def param(
     help: str, *, min: float | None = None, min_open: bool = False, pattern: str = "", expected=""
 ):

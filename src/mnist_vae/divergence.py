@@ -5,10 +5,8 @@ anything: left to run, it would be saved, registered, and could be crowned. Stop
 once also names the params most likely at fault while they are still the question.
 """
 
-import math
-
 from mnist_vae.config import ModelConfig, TrainConfig
-from mnist_vae.errors import PipelineError
+from mnist_vae.errors import PipelineError, not_finite
 
 
 class Diverged(PipelineError):
@@ -18,7 +16,7 @@ class Diverged(PipelineError):
 def check(model: ModelConfig, config: TrainConfig, epoch: int, metrics: dict[str, float]):
     """Raises ``Diverged`` naming the epoch, the terms and the suspect params if any of
     ``metrics`` is not finite."""
-    bad = [f"{name} = {value}" for name, value in metrics.items() if not math.isfinite(value)]
+    bad = not_finite(metrics)
     if not bad:
         return
     suspects = [f"train.learning_rate ({config.learning_rate:g}) may be too high"]

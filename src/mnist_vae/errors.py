@@ -1,6 +1,7 @@
 """The exception types the stages turn into a one-line error message, and what such a
 line may not show."""
 
+import math
 import re
 import signal
 
@@ -23,3 +24,9 @@ def redacted(text: str) -> str:
     """``text`` with the password of every URL in it shown as ``***``: a one-line error
     ends up in ``dvc queue logs``, CI logs and Slurm output files."""
     return _PASSWORD.sub(r"\1:***@", text)
+
+
+def not_finite(values: dict[str, float]) -> list[str]:
+    """``name = value`` of each value that is NaN or infinite: what a divergence, or a
+    broken model's scores, is reported by."""
+    return [f"{name} = {value}" for name, value in values.items() if not math.isfinite(value)]

@@ -18,7 +18,7 @@ from keras import ops
 
 from mnist_vae import decoding, losses
 from mnist_vae.countdown import Countdown
-from mnist_vae.errors import PipelineError
+from mnist_vae.errors import PipelineError, not_finite
 from mnist_vae.machine import compiled
 from mnist_vae.model import VAE
 
@@ -152,7 +152,7 @@ def require_finite(scores: dict, model_path) -> dict:
     Raises:
         PipelineError: naming the model and the scores that are not finite.
     """
-    bad = [f"{name} = {value}" for name, value in scores.items() if not math.isfinite(value)]
+    bad = not_finite(scores)
     if bad:
         raise PipelineError(
             f"{model_path}: test scores not finite ({', '.join(bad)}); the model is "

@@ -2,11 +2,12 @@
 experiment: the experiment then holds every value in ``dvc exp show`` and MLflow, and
 ``params.yaml`` keeps the everyday defaults."""
 
-import subprocess
 from pathlib import Path
 
 import yaml
 
+from mnist_vae import dvc_command
+from mnist_vae.config import spell
 from mnist_vae.errors import PipelineError
 
 PRESETS = Path(__file__).resolve().parents[2] / "presets.yaml"
@@ -25,19 +26,14 @@ def changes(name: str, path: Path = PRESETS) -> dict:
 
 
 def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = False):
-    """The ``dvc exp run`` command line, the experiment named after the preset; ``extra``
+    """The ``dvc exp run`` arguments, the experiment named after the preset; ``extra``
     changes (``KEY=VALUE``) come last, so they win over the preset's. It runs outside the
     workspace (queued, or ``--temp``), which keeps its params.yaml: one preset's values
     never leak into the next."""
     sets = [f"{key}={spell(value)}" for key, value in values.items()] + list(extra)
     args = [arg for change in sets for arg in ("-S", change)]
-    return ["dvc", "exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
+    return ["exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
 
 
-def run(name: str, extra: tuple[str, ...], queue: bool, path: Path = PRESETS) -> int:
-    return subprocess.run(exp_run(name, changes(name, path), extra, queue)).returncode
-
-
-def spell(value) -> str:
-    """As params.yaml spells it: ``true``, not Python's ``True``."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
+def run(name: str, extra: tuple[str, ...], queue: bool, path: Path = PRESETS) -> None:
+    dvc_command.run(*exp_run(name, changes(name, path), extra, queue))

@@ -11,12 +11,12 @@ in git. It is not declared as a DVC metric, so ``dvc metrics diff`` does not com
 
 import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import click
 
+from mnist_vae import dvc_command
 from mnist_vae.epoch_progress import duration
 from mnist_vae.errors import PipelineError
 
@@ -75,18 +75,8 @@ def _without_seed(params: dict) -> dict:
     return {**params, section: {k: v for k, v in params[section].items() if k != key}}
 
 
-def _dvc(*args: str, capture: bool = False) -> str:
-    command = ["dvc", *args]
-    done = subprocess.run(command, capture_output=capture, text=True)
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines() if capture else []
-        detail = f": {lines[-1]}" if lines else ""
-        raise PipelineError(f"{' '.join(command)} failed (exit {done.returncode}){detail}")
-    return done.stdout
-
-
 def _shown() -> list[dict]:
-    return json.loads(_dvc("exp", "show", "--json", capture=True))
+    return json.loads(dvc_command.run("exp", "show", "--json", capture=True))
 
 
 def measure(seeds: int, output: Path, test_metrics: str) -> dict:
@@ -120,7 +110,7 @@ def measure(seeds: int, output: Path, test_metrics: str) -> dict:
             err=True,
         )
         start = time.monotonic()
-        _dvc("exp", "run", "--temp", "--set-param", f"train.seed={seed}", SCORED_BY)
+        dvc_command.run("exp", "run", "--temp", "--set-param", f"train.seed={seed}", SCORED_BY)
         took.append(time.monotonic() - start)
     shown = _shown()
     runs = {seed: run for seed, run in seed_runs(shown, test_metrics).items() if seed < seeds}

@@ -18,7 +18,7 @@ import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import experiment, orphans, provenance, store
+from mnist_vae import config, experiment, orphans, provenance, store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 from mnist_vae.run_log import LOST, RunLog
@@ -202,15 +202,12 @@ def params(section: str, *configs) -> dict:
     """The MLflow params of a stage, from its configs (or dicts): the one place they are
     built, so that every stage logs every field it runs with."""
     values = {}
-    for config in configs:
-        values.update(config if isinstance(config, dict) else dataclasses.asdict(config))
+    for given in configs:
+        values.update(given if isinstance(given, dict) else dataclasses.asdict(given))
     return prefixed(section, values)
 
 
 def prefixed(section: str, values: dict) -> dict:
     """Names and spells values as params.yaml and ``dvc exp show`` do (``train.latent_dim``,
     ``true``), so that the MLflow UI and DVC show the same params."""
-    return {
-        f"{section}.{key}": str(value).lower() if isinstance(value, bool) else value
-        for key, value in values.items()
-    }
+    return {f"{section}.{key}": config.spell(value) for key, value in values.items()}

@@ -132,3 +132,21 @@ def test_every_preset_changes_params_that_exist_to_values_their_options_take():
             args = ["--params", str(ROOT / "params.yaml"), flag, str(spell(value))]
             result = CliRunner().invoke(check, args)
             assert result.exit_code == 0, f"{name}: {key}={value}: {result.output}"
+
+
+def test_the_project_is_found_from_the_working_directory_not_the_package(tmp_path, monkeypatch):
+    """Library callers read the params and presets of the project they work in, from any
+    folder of it, whatever the package's own location (an install in site-packages
+    knows of no project)."""
+    from mnist_vae import config, presets
+
+    for name in ("dvc.yaml", "presets.yaml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    changed = {**PARAMS, "train": {**PARAMS["train"], "latent_dim": 7}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(changed))
+    (tmp_path / "presets.yaml").write_text("mine:\n  train.latent_dim: 9\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+
+    assert config.from_params(config.ModelConfig).latent_dim == 7
+    assert presets.load() == {"mine": {"train.latent_dim": 9}}

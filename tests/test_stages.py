@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import shutil
 import zipfile
 
 import h5py
@@ -289,6 +290,8 @@ def test_review_refuses_a_file_no_stage_writes_on_one_line(tmp_path, monkeypatch
 def test_a_preset_that_dvc_cannot_run_stops_on_one_line(tmp_path, monkeypatch):
     """Outside a DVC repository ``dvc exp run`` fails (its own reason on stderr): the
     command says which run failed, with its status, and exits 1."""
+    for name in ("dvc.yaml", "presets.yaml"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
 
     result = CliRunner().invoke(commands.main, ["preset", "paper-iwae-k5", "--queue"])

@@ -18,6 +18,8 @@ from typing import Literal
 
 import yaml
 
+from mnist_vae import project
+
 Activation = Literal["relu", "elu", "tanh", "sigmoid"]
 Likelihood = Literal["bernoulli", "gaussian"]
 Binarize = Literal["none", "dynamic", "static"]
@@ -27,7 +29,6 @@ Objective = Literal["elbo", "iwae"]
 OutputBias = Literal["zeros", "data_mean"]
 _STAGE = r"[1-9][0-9]*:([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
 SCHEDULE = rf"constant|iwae|{_STAGE}(,{_STAGE})*"
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
 def spell(value):
@@ -186,8 +187,10 @@ def from_options(config_class, options: dict):
     return config_class(**{f.name: options[f.name] for f in fields(config_class)})
 
 
-def from_params(config_class, params: Path = PARAMS, **changes):
-    """``config_class`` as ``params.yaml`` sets it, but for ``changes``."""
+def from_params(config_class, params: Path | None = None, **changes):
+    """``config_class`` as ``params.yaml`` (the project's, by default) sets it, but for
+    ``changes``."""
     (section,) = [name for name, classes in SECTIONS.items() if config_class in classes]
+    params = params or project.root() / "params.yaml"
     values = yaml.safe_load(params.read_text())[section]
     return from_options(config_class, {**values, **changes})

@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import orphans, store
+from mnist_vae import orphans, project, store
 from mnist_vae.run_log import LOST
 
 EXPERIMENT = "mnist-vae"
@@ -27,12 +27,14 @@ COLUMNS = [
 
 
 def project_root() -> Path:
-    """The repository root, also when ``dvc exp run --queue`` runs in a temporary copy.
+    """The repository whose store a local run writes (``project.root``), also when
+    ``dvc exp run --queue`` runs in a temporary copy.
 
     DVC sets ``DVC_ROOT`` to the original repository for queued experiments, so their
     runs land in the same store as the others.
     """
-    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+    dvc_root = os.environ.get("DVC_ROOT")
+    return Path(dvc_root).resolve() if dvc_root else project.root()
 
 
 def tracking_uri() -> str:

@@ -6,22 +6,23 @@ from pathlib import Path
 
 import yaml
 
-from mnist_vae import dvc_command
+from mnist_vae import dvc_command, project
 from mnist_vae.config import spell
 from mnist_vae.errors import PipelineError
 
-PRESETS = Path(__file__).resolve().parents[2] / "presets.yaml"
+
+def load(path: Path | None = None) -> dict[str, dict]:
+    """Every preset of ``path`` (the project's presets.yaml, by default) with its changes;
+    YAML merge keys have been applied."""
+    return yaml.safe_load(_file(path).read_text())
 
 
-def load(path: Path = PRESETS) -> dict[str, dict]:
-    """Every preset with its changes; YAML merge keys have been applied."""
-    return yaml.safe_load(path.read_text())
-
-
-def changes(name: str, path: Path = PRESETS) -> dict:
+def changes(name: str, path: Path | None = None) -> dict:
     presets = load(path)
     if name not in presets:
-        raise PipelineError(f"{path}: no preset {name!r}; expected one of {', '.join(presets)}")
+        raise PipelineError(
+            f"{_file(path)}: no preset {name!r}; expected one of {', '.join(presets)}"
+        )
     return presets[name]
 
 
@@ -35,5 +36,9 @@ def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = 
     return ["exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
 
 
-def run(name: str, extra: tuple[str, ...], queue: bool, path: Path = PRESETS) -> None:
+def run(name: str, extra: tuple[str, ...], queue: bool, path: Path | None = None) -> None:
     dvc_command.run(*exp_run(name, changes(name, path), extra, queue))
+
+
+def _file(path: Path | None) -> Path:
+    return path or project.root() / "presets.yaml"

@@ -14,6 +14,16 @@ from mnist_vae.config import SECTIONS, spell
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 PACKAGE = ROOT / "src" / "mnist_vae"
+# The layers. What models, data and scores are stays apart from where runs are logged: no
+# module of these reaches MLflow, however indirectly (training logs through the hooks it
+# is given). And only the command line speaks click.
+UNTRACKED = (
+    *("official", "download", "idx", "data", "config", "project"),
+    *("model", "losses", "decoding", "saving", "machine"),
+    *("training", "epoch_loop", "jax_epoch_loop", "keras_fit", "divergence", "schedules"),
+    *("checkpoints", "evaluation", "figures", "plotting", "noise"),
+)
+COMMAND_LINE = {"cli", "commands"}
 # Files a module reaches by path rather than by import: MLflow runs served_model.py to
 # build the registered model ("models from code").
 BY_PATH = {"registry": ["served_model"]}
@@ -84,6 +94,29 @@ def _imports(path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("mnist_vae.")}
     return found
+
+
+@pytest.mark.parametrize("module", UNTRACKED)
+def test_no_model_data_or_scoring_module_reaches_mlflow(module):
+    reached = {module, *_reached(module, first=_imports(PACKAGE / f"{module}.py"))}
+    through = sorted(name for name in reached if "mlflow" in _libraries(PACKAGE / f"{name}.py"))
+    assert through == [], f"{module} imports MLflow through {through}"
+
+
+def test_only_the_command_line_imports_click():
+    speaking = {path.stem for path in PACKAGE.glob("*.py") if "click" in _libraries(path)}
+    assert speaking <= COMMAND_LINE, speaking - COMMAND_LINE
+
+
+def _libraries(path) -> set[str]:
+    """The top-level names of what ``path`` imports from outside the package."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+    return found - {"mnist_vae"}
 
 
 def test_the_commands_default_paths_are_where_dvc_yaml_puts_the_files():

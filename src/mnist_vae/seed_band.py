@@ -11,10 +11,9 @@ in git. It is not declared as a DVC metric, so ``dvc metrics diff`` does not com
 
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
-
-import click
 
 from mnist_vae import dvc_command
 from mnist_vae.epoch_progress import duration
@@ -104,10 +103,11 @@ def measure(seeds: int, output: Path, test_metrics: str) -> dict:
             if took
             else ""
         )
-        click.echo(
+        print(
             f"train.seed={seed} ({n} of {len(missing)} to run{left}): "
             f"dvc exp run --temp {SCORED_BY}",
-            err=True,
+            file=sys.stderr,
+            flush=True,
         )
         start = time.monotonic()
         dvc_command.run("exp", "run", "--temp", "--set-param", f"train.seed={seed}", SCORED_BY)

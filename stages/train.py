@@ -28,9 +28,9 @@ def train(**options):
     Every train.checkpoint_every epochs the state is saved; a rerun with the same params
     and data (epochs aside) goes on from there, in the same MLflow run.
     """
-    from mnist_vae import experiment
+    from mnist_vae import mlflow_experiment
 
-    experiment.configure()
+    mlflow_experiment.configure()
 
     from mnist_vae import training_run
     from mnist_vae.config import ModelConfig, TrainConfig, from_options

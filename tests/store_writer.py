@@ -5,10 +5,10 @@ Run by test_store.py as several processes at once against one fresh SQLite store
 
 import sys
 
-from mnist_vae import experiment, tracking
+from mnist_vae import mlflow_experiment, tracking
 
 name, steps = sys.argv[1], int(sys.argv[2])
-experiment.configure()
+mlflow_experiment.configure()
 with tracking.start_run({"writer": name}, tags={}) as run:
     for step in range(steps):
         run.metrics({"loss": float(step)}, step=step)

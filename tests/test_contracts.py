@@ -20,8 +20,8 @@ PACKAGE = ROOT / "src" / "mnist_vae"
 UNTRACKED = (
     *("official", "download", "idx", "data", "config", "project"),
     *("model", "losses", "decoding", "saving", "machine"),
-    *("training", "epoch_loop", "jax_epoch_loop", "keras_fit", "divergence", "schedules"),
-    *("checkpoints", "evaluation", "figures", "plotting", "noise"),
+    *("training", "tf_epoch_loop", "jax_epoch_loop", "keras_fit", "divergence", "schedules"),
+    *("checkpoints", "evaluation", "figures", "plotting", "verdicts"),
 )
 COMMAND_LINE = {"cli", "commands"}
 # Files a module reaches by path rather than by import: MLflow runs served_model.py to

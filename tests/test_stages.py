@@ -193,10 +193,10 @@ def test_champion_is_the_best_comparable_version_and_the_newest_of_equals(prepar
     inputs, or never scored) never compete, however their numbers compare."""
     import mlflow
 
-    from mnist_vae import comparable, experiment
+    from mnist_vae import comparable, mlflow_experiment
     from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
 
-    experiment.configure()
+    mlflow_experiment.configure()
     client = mlflow.MlflowClient()
     client.create_registered_model("mnist-vae")
     ours = comparable.key(

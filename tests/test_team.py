@@ -37,8 +37,7 @@ from servers import (
     postgres_bin,
 )
 
-from mnist_vae import commands, model_server, serving
-from mnist_vae import experiment as mnist_experiment
+from mnist_vae import commands, mlflow_experiment, model_server, serving
 from mnist_vae.accounts import ROLES
 
 pytestmark = [
@@ -455,9 +454,9 @@ def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, r
 
         # The README's link: the shared view, with what a reviewer compares on one screen.
         page.goto(
-            f"{server}/#/experiments/{experiment}/runs?viewStateShareKey={mnist_experiment.VIEW}"
+            f"{server}/#/experiments/{experiment}/runs?viewStateShareKey={mlflow_experiment.VIEW}"
         )
-        names = [column.split("`")[1] for column in mnist_experiment.COLUMNS]
+        names = [column.split("`")[1] for column in mlflow_experiment.COLUMNS]
         headers = [page.get_by_text(name, exact=True).first for name in names]
         for header in headers:
             header.wait_for(timeout=TIMEOUT_MS)

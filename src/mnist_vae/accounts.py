@@ -39,10 +39,10 @@ def grant(username: str, role: str, password=None) -> bool:
     from mlflow.server import get_app_client
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import experiment, registry
+    from mnist_vae import mlflow_experiment, registry
 
-    experiment_id = experiment.configure()
-    uri = experiment.tracking_uri()
+    experiment_id = mlflow_experiment.configure()
+    uri = mlflow_experiment.tracking_uri()
     client, auth = MlflowClient(uri), get_app_client("basic-auth", tracking_uri=uri)
     try:
         if not client.search_registered_models(f"name = '{registry.NAME}'"):

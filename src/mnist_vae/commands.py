@@ -54,10 +54,10 @@ def champion(alias, like, params, test_data):
     """
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import comparable, data, experiment, registry
+    from mnist_vae import comparable, data, mlflow_experiment, registry
     from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
 
-    experiment.configure()
+    mlflow_experiment.configure()
     client = MlflowClient()
     if like is None:
         model_config = from_params(ModelConfig, params)
@@ -169,9 +169,9 @@ def serve(model_uri, host, port):
     import mlflow
     import uvicorn
 
-    from mnist_vae import experiment, model_server
+    from mnist_vae import mlflow_experiment, model_server
 
-    mlflow.set_tracking_uri(experiment.tracking_uri())  # the stages' store
+    mlflow.set_tracking_uri(mlflow_experiment.tracking_uri())  # the stages' store
     click.echo(f"serving {model_uri} on http://{host}:{port}/invocations")
     uvicorn.run(model_server.app(model_uri), host=host, port=port, log_level="warning")
 

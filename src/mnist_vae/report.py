@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from mnist_vae import comparable, noise
+from mnist_vae import comparable, verdicts
 
 MACHINE = ("cpu", "device", "precision", "epoch_seconds", "examples_per_second", "peak_memory_mb")
 
@@ -100,15 +100,15 @@ def _tests(baseline: str, target: str, rows: list[tuple], band: dict | None) -> 
         source = f"none: no seed band at {baseline}; run mnist-vae seed-band"
     lines = ["## Test metrics", "", f"Seed band: {source}. A change is beyond noise when it "]
     lines += [
-        f"exceeds {noise.Z:g}·√2·σ of the seed band and its paired mean difference over the "
-        f"same test images exceeds {noise.Z:g} standard errors.",
+        f"exceeds {verdicts.Z:g}·√2·σ of the seed band and its paired mean difference over the "
+        f"same test images exceeds {verdicts.Z:g} standard errors.",
         "",
         f"| metric | {baseline} | {target} | change | seed noise (±) | paired change ± s.e. "
         "| verdict |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for key, old, new, diff, stats, pair, verdict in rows:
-        seed = _number(noise.seed_noise(stats)) if stats else ""
+        seed = _number(verdicts.seed_noise(stats)) if stats else ""
         paired = f"{pair.mean:+.4g} ± {pair.stderr:.2g}" if pair else ""
         values = " | ".join(_number(v) for v in (old, new, diff))
         lines.append(f"| {key} | {values} | {seed} | {paired} | **{verdict}** |")

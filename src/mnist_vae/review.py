@@ -3,7 +3,7 @@ reviewer reads on a pull request, built from DVC's own diffs and the MLflow stor
 charts, and the same report as one self-contained HTML page.
 
 Every test metric gets a verdict (better, worse or within noise) from two sources of
-evidence (see ``noise``): the seed band committed at the baseline, and a paired comparison
+evidence (see ``verdicts``): the seed band committed at the baseline, and a paired comparison
 of the two models' scores on the same test images. Speed and memory come from the two
 MLflow runs, in a section of their own: they describe the machine a run had, not its model.
 """
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_vae import comparable, noise, report
+from mnist_vae import comparable, report, verdicts
 from mnist_vae.errors import PipelineError
 
 
@@ -30,7 +30,7 @@ class Paths:
 
 
 def judged(
-    test_diff: dict, band: dict | None, pairs: dict[str, noise.Paired], judging: bool = True
+    test_diff: dict, band: dict | None, pairs: dict[str, verdicts.Paired], judging: bool = True
 ) -> list[tuple]:
     """A row per test metric: its name, old, new and change, the change the seed alone
     explains, the paired difference and the verdict (none where the two sides score
@@ -40,7 +40,7 @@ def judged(
         name = key.removeprefix("test.")
         stats = band["test"].get(name) if band else None
         pair, diff = pairs.get(name), change.get("diff")
-        verdict = noise.verdict(name, diff, stats, pair) if judging else "not comparable"
+        verdict = verdicts.verdict(name, diff, stats, pair) if judging else "not comparable"
         rows.append((key, change.get("old"), change.get("new"), diff, stats, pair, verdict))
     return rows
 
@@ -66,7 +66,7 @@ def write(baseline: str, rev: str | None, output: Path, paths: Paths) -> None:
 
         band = seed_band.read(band_text)
     scores = [_per_image(side, paths.per_image) for side in sides]
-    pairs = noise.paired(*scores)
+    pairs = verdicts.paired(*scores)
     folder = output.parent / f"{output.stem}_images"
     texts = [side.read(paths.run_file) for side in sides]
     records = [json.loads(text) if text else None for text in texts]
@@ -216,10 +216,10 @@ def _run(run_id: str):
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import experiment
+    from mnist_vae import mlflow_experiment
 
     try:
-        return MlflowClient(experiment.tracking_uri()).get_run(run_id)
+        return MlflowClient(mlflow_experiment.tracking_uri()).get_run(run_id)
     except MlflowException:
         return None
 

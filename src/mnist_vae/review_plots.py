@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mnist_vae import noise
+from mnist_vae import verdicts
 
 SCORE = "neg_elbo"
 
@@ -51,9 +51,9 @@ def paired_differences(
     axes.hist(differences, bins=60, color="C2")
     mean = float(np.mean(differences))
     axes.axvline(mean, color="black", label=f"mean {mean:+.3g}")
-    noise_band = noise.seed_noise(band["test"].get(SCORE)) if band else None
+    noise_band = verdicts.seed_noise(band["test"].get(SCORE)) if band else None
     if noise_band is not None:
-        label = f"seed noise ±{noise_band:.3g} ({noise.Z:g}·√2·σ)"
+        label = f"seed noise ±{noise_band:.3g} ({verdicts.Z:g}·√2·σ)"
         axes.axvspan(-noise_band, noise_band, color="grey", alpha=0.25, label=label)
     axes.set(
         title=f"per-image -ELBO, {names[1]} minus {names[0]}",

@@ -18,7 +18,7 @@ import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import config, experiment, orphans, provenance, store
+from mnist_vae import config, mlflow_experiment, orphans, provenance, store
 from mnist_vae.atomic import write_json
 from mnist_vae.errors import PipelineError
 from mnist_vae.run_log import LOST, RunLog
@@ -31,7 +31,7 @@ CHECKPOINT = "checkpoint.fingerprint"
 @contextlib.contextmanager
 def start_run(params: dict, tags: dict[str, str], resumed=None) -> Iterator[RunLog]:
     """Opens the pipeline's run, tagged after the DVC experiment when there is one, in the
-    store ``experiment.configure`` opened.
+    store ``mlflow_experiment.configure`` opened.
 
     ``resumed`` (a ``checkpoint.State``) is where an earlier run stopped; that run is the
     latest one tagged with the checkpoint's fingerprint (``tags[CHECKPOINT]``). It goes
@@ -71,7 +71,7 @@ def _checkpointed_run(fingerprint: str):
             output_format="list",
         )
     except LOST as error:
-        raise store.unreachable(experiment.tracking_uri(), error) from None
+        raise store.unreachable(mlflow_experiment.tracking_uri(), error) from None
     return runs[0] if runs else None
 
 
@@ -82,7 +82,7 @@ def _logged_params(run_id: str) -> dict | None:
         return store.retrying(MlflowClient().get_run, run_id).data.params
     except MlflowException as error:
         if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise store.unreachable(experiment.tracking_uri(), error) from None
+            raise store.unreachable(mlflow_experiment.tracking_uri(), error) from None
     return None
 
 
@@ -103,7 +103,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
     changed, say), it logs into a child run of its own, named after the stage. A run
     missing from this store (the model came from a DVC remote) gets a new run that names it.
     """
-    experiment_id = experiment.configure()
+    experiment_id = mlflow_experiment.configure()
     run_id = read_run_file(run_file)
     client = MlflowClient()
     logged = _logged_params(run_id)
@@ -111,7 +111,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         _log.warning(
             "run %s is not in %s; logging %s into a new run",
             run_id,
-            experiment.tracking_uri(),
+            mlflow_experiment.tracking_uri(),
             stage,
         )
         with start_run(params, {"source_run_id": run_id}) as run:
@@ -121,7 +121,7 @@ def resume_run(run_file: str | os.PathLike, stage: str, params: dict) -> Iterato
         with _active(params, run_name=stage, parent_run_id=run_id) as run:
             yield run
         return
-    run = RunLog(run_id, experiment_id, experiment.tracking_uri())
+    run = RunLog(run_id, experiment_id, mlflow_experiment.tracking_uri())
     run.params(params)
     run.tags({f"{stage}.status": "RUNNING", **orphans.owner_tags(stage)})
 
@@ -146,8 +146,8 @@ def _active(params: dict, **start) -> Iterator[RunLog]:
     try:
         active = store.retrying(mlflow.start_run, tags=tags, **start)
     except LOST as error:
-        raise store.unreachable(experiment.tracking_uri(), error) from None
-    run = RunLog(active.info.run_id, active.info.experiment_id, experiment.tracking_uri())
+        raise store.unreachable(mlflow_experiment.tracking_uri(), error) from None
+    run = RunLog(active.info.run_id, active.info.experiment_id, mlflow_experiment.tracking_uri())
     run.params(params)
 
     def end(status: str, reason: str | None) -> None:

@@ -145,5 +145,5 @@ def _epoch_loop():
     if keras.backend.backend() == "jax":
         from mnist_vae.jax_epoch_loop import EpochLoop
     else:
-        from mnist_vae.epoch_loop import EpochLoop
+        from mnist_vae.tf_epoch_loop import EpochLoop
     return EpochLoop

@@ -65,6 +65,11 @@ def pytest_unconfigure(config):
 EMPTY_STORE = "MNIST_VAE_EMPTY_STORE"
 
 
+def _copy_of_empty_store(folder: Path) -> Path:
+    """``folder``'s ``mlflow.db``, a copy of the run's empty store (``_empty_store``)."""
+    return Path(shutil.copyfile(os.environ[EMPTY_STORE], folder / "mlflow.db"))
+
+
 def _empty_store(folder: Path) -> Path:
     """An MLflow store with its tables and nothing in them, made once per run by MLflow
     itself, as a stage makes one (``store.created``), in a process that then ends, so
@@ -101,8 +106,8 @@ def pytest_collection_modifyitems(items):
 def mlflow_store(tmp_path, monkeypatch):
     """Points MLflow at a SQLite file of the test's own, with artifacts beside it: a copy
     of the run's empty store."""
-    shutil.copyfile(os.environ[EMPTY_STORE], tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = _copy_of_empty_store(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "true")
@@ -205,13 +210,13 @@ def trained_once(tmp_path_factory, mnist_dir):
     from stages.train import train
 
     root = _prepare(tmp_path_factory.mktemp("trained"), mnist_dir)
-    shutil.copyfile(os.environ[EMPTY_STORE], root / "mlflow.db")
+    store = _copy_of_empty_store(root)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
         patch.setenv("DVC_ROOT", str(root))
         result = CliRunner().invoke(train, train_args(root / "data", root))
     assert result.exit_code == 0, result.output
-    with contextlib.closing(sqlite3.connect(root / "mlflow.db")) as db:
+    with contextlib.closing(sqlite3.connect(store)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the store whole in its one file
     return root
 

@@ -18,11 +18,10 @@ def load(path: Path | None = None) -> dict[str, dict]:
 
 
 def changes(name: str, path: Path | None = None) -> dict:
+    path = _file(path)
     presets = load(path)
     if name not in presets:
-        raise PipelineError(
-            f"{_file(path)}: no preset {name!r}; expected one of {', '.join(presets)}"
-        )
+        raise PipelineError(f"{path}: no preset {name!r}; expected one of {', '.join(presets)}")
     return presets[name]
 
 

@@ -131,9 +131,8 @@ def _require_revisions(repo, revisions: dict[str, str | None]) -> None:
 
 class _Side:
     """One side of the review, ``name`` as the report shows it: the pipeline's files at
-    one revision (the workspace where ``rev`` is None), read
-    through one DVC file system: ``dvc.api.read`` opens the repository, and collects its
-    whole index, once per file."""
+    one revision (the workspace where ``rev`` is None), read through one DVC file system,
+    where ``dvc.api.read`` opens the repository, and collects its whole index, per file."""
 
     def __init__(self, name: str, rev: str | None):
         self.name, self.rev = name, rev

@@ -57,12 +57,15 @@ def _as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 240) -> None:
-    """Waits until ``condition()`` holds while the stage ``process`` runs. The timeout
-    guards against a hang only: a tiny model reaches any of these points within seconds,
-    also on the slowest CPU measured (an AMD EPYC Zen 3) beside another test."""
+def wait_for(
+    condition, process: subprocess.Popen, what: str, timeout: float = 240, every: float = 0.2
+) -> None:
+    """Waits until ``condition()`` holds while the stage ``process`` runs, looking
+    ``every`` seconds. The timeout guards against a hang only: a tiny model reaches any of
+    these points within seconds, also on the slowest CPU measured (an AMD EPYC Zen 3)
+    beside another test."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert process.poll() is None, f"ended before {what}: " + process.stderr.read()
         assert time.monotonic() < deadline, f"no {what} in {timeout} s; the stage still runs"
-        time.sleep(0.2)
+        time.sleep(every)

@@ -32,6 +32,7 @@ WORKER_GRACE = 15  # seconds for idle workers to notice `dvc queue stop`
 # slowest CPU measured) with two workers beside another test, so a run on one worker, as
 # DVC sometimes leaves it, still ends well inside.
 QUEUE_TIMEOUT = 1200
+STATUS_EVERY = 20  # seconds between reads of `dvc queue status` while the queue runs
 
 # A variant that takes every path the preset run does not.
 VARIANTS = {
@@ -74,7 +75,7 @@ def test_queued_sweep_with_two_workers_lands_in_dvc_and_mlflow(tmp_path, mnist_d
         _check_params(name, data["params"]["params.yaml"]["data"])
     dvc(repo, "queue", "remove", *(name for name in QUEUED if name not in SWEEP))
 
-    status, restarts = _run_queue(repo)
+    status, restarts = _run_queue(repo, baseline)
 
     if restarts:
         warnings.warn(
@@ -138,12 +139,12 @@ def _check_experiment(client, name: str, data: dict, mlflow_run, baseline: str) 
     assert [m.step for m in steps] == list(range(1, train["epochs"] + 1))
 
 
-def _run_queue(repo: Path) -> tuple[str, int]:
+def _run_queue(repo: Path, baseline: str) -> tuple[str, int]:
     """Runs the queue to its end with two workers; returns its last status and how many
     workers had to be started again."""
     _start_workers(repo)
     try:
-        return _wait_for_queue(repo)
+        return _wait_for_queue(repo, baseline)
     finally:
         _stop_workers(repo)
 
@@ -184,11 +185,13 @@ def _signal(pid: int, number: int) -> bool:
     return True
 
 
-def _wait_for_queue(repo: Path) -> tuple[str, int]:
+def _wait_for_queue(repo: Path, baseline: str) -> tuple[str, int]:
     """Waits for every task to end. DVC 3.67 sometimes loses a worker, or never starts
     the second one (treeverse/dvc#10562), while tasks are still queued; it is then
     started again, and counted. (Its status can also miss a worker that is alive, whose
-    reply came late; starting the workers then starts none.)"""
+    reply came late; starting the workers then starts none.) ``dvc queue status`` costs
+    a second of CPU that the workers need, so between its reads the wait counts the
+    experiments' git refs, which every experiment of ``baseline`` writes when it ends well."""
     deadline = time.monotonic() + QUEUE_TIMEOUT
     restarts = 0
     while time.monotonic() < deadline:
@@ -197,11 +200,21 @@ def _wait_for_queue(repo: Path) -> tuple[str, int]:
             return status, restarts
         if "Queued" in status and _workers(status) < WORKERS:
             restarts += _start_workers(repo)
-        time.sleep(3)
+        refs = f"refs/exps/{baseline[:2]}/{baseline[2:]}/"
+        _wait_for_refs(repo, refs, len(SWEEP), min(STATUS_EVERY, deadline - time.monotonic()))
     dvc(repo, "queue", "stop", "--kill")
     raise AssertionError(
         f"the queue did not finish in {QUEUE_TIMEOUT} s:\n{status}\n{_worker_logs(repo)}"
     )
+
+
+def _wait_for_refs(repo: Path, prefix: str, count: int, seconds: float) -> None:
+    """Waits up to ``seconds`` for ``count`` git refs under ``prefix``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(git(repo, "for-each-ref", prefix).splitlines()) >= count:
+            return
+        time.sleep(1)
 
 
 def _workers(status: str) -> int:

@@ -31,9 +31,11 @@ TEST_IMAGES = 10_000
 def main(images, k, batch_size, rounds, eager, model):
     import keras
 
-    from mnist_vae import data, evaluation, machine, official
-    from mnist_vae import model as model_lib
     from mnist_vae.config import ModelConfig, from_params
+    from mnist_vae.mnist import data, official
+    from mnist_vae.runtime import machine
+    from mnist_vae.scoring import evaluation
+    from mnist_vae.vae import model as model_lib
 
     folder = Path(os.environ.get("MNIST_MIRROR", "../shared/mnist"))
     test = data.split(official.read_official([str(folder)]), 1, 1, images, 0)["test"]
@@ -78,8 +80,8 @@ def _serial(vae, x, k, batch_size, seed):
 
     import pandas as pd
 
-    from mnist_vae import evaluation
-    from mnist_vae.machine import compiled
+    from mnist_vae.runtime.execution import compiled
+    from mnist_vae.scoring import evaluation
 
     step = max(1, batch_size // k)
     chunks = [x[i : i + step] for i in range(0, len(x), step)]
@@ -101,7 +103,7 @@ def _eager_score(vae, x, k, batch_size, seed):
     import pandas as pd
     from keras import ops
 
-    from mnist_vae import losses
+    from mnist_vae.vae import losses
 
     rng = np.random.default_rng(seed)
     step = max(1, batch_size // k)

@@ -20,8 +20,8 @@ PIXELS = 784
 @click.command()
 @click.option("--repeats", type=click.IntRange(min=3), default=200, help="Products timed.")
 def main(repeats):
-    from mnist_vae import machine
     from mnist_vae.config import ModelConfig, TrainConfig, from_params
+    from mnist_vae.runtime import machine
 
     model = from_params(ModelConfig)
     batch = from_params(TrainConfig).batch_size

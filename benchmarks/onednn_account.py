@@ -33,7 +33,7 @@ TRAIN_EXAMPLES = 55_000
     "--set", "overrides", default="jit_compile=false", help="TrainConfig fields: a=1,b=x."
 )
 def main(size, hidden_layers, epochs, overrides):
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
     batch = int(size.split("x")[2])
     steps = epochs * -(-TRAIN_EXAMPLES // batch)

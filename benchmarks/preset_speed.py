@@ -40,7 +40,8 @@ def main(name, epochs, rounds, backends, sets, worker):
     if worker:
         print(json.dumps(_time(json.loads(worker))))
         return
-    from mnist_vae import machine, presets
+    from mnist_vae import presets
+    from mnist_vae.runtime import machine
 
     changes = presets.changes(name) | dict(_parse(change) for change in sets)
     train = {key[6:]: value for key, value in changes.items() if key.startswith("train.")}
@@ -99,14 +100,15 @@ def _run(name: str, train: dict, bound: dict, epochs: int, backend: str) -> floa
 
 def _time(params: dict) -> float:
     """The median seconds of an epoch after the first (which traces and compiles)."""
-    from mnist_vae import data, training
     from mnist_vae.config import ModelConfig, TrainConfig, from_params
+    from mnist_vae.mnist import data
+    from mnist_vae.training import trainer
 
     configs = [from_params(cls, **params) for cls in (ModelConfig, TrainConfig)]
     split, val = data.load(DATA / "train.npz"), data.load(DATA / "val.npz")
-    vae = training.build(*configs, split)
+    vae = trainer.build(*configs, split)
     stamps = []
-    training.fit(vae, configs[1], split, val, [lambda *_: stamps.append(time.perf_counter())], 0)
+    trainer.fit(vae, configs[1], split, val, [lambda *_: stamps.append(time.perf_counter())], 0)
     return statistics.median(b - a for a, b in itertools.pairwise(stamps))
 
 

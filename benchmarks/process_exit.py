@@ -1,9 +1,9 @@
 """What a stage process spends after its work is done: the interpreter's teardown, with and
-without the objects frozen out of its last garbage collection (``mnist_vae.cli``).
+without the objects frozen out of its last garbage collection (``mnist_vae.stage_command``).
 
 Each round starts two fresh processes side by side in time, one after the other: both
 import TensorFlow (through Keras) and MLflow as a stage does; one also imports
-``mnist_vae.cli``, which freezes every object at exit. The table gives the seconds from
+``mnist_vae.stage_command``, which freezes every object at exit. The table gives the seconds from
 the end of the imports to the process's end, per round.
 
     python benchmarks/process_exit.py --rounds 3
@@ -27,9 +27,10 @@ print(time.time(), flush=True)
 @click.command()
 @click.option("--rounds", type=click.IntRange(min=1), default=3, help="Pairs of processes.")
 def main(rounds):
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
-    kinds = {"plain exit": "", "mnist_vae.cli (frozen at exit)": "import mnist_vae.cli"}
+    frozen = "mnist_vae.stage_command"
+    kinds = {"plain exit": "", f"{frozen} (frozen at exit)": f"import {frozen}"}
     print(f"CPU: {machine.cpu_model()}")
     print("| exit | " + " | ".join(f"round {i + 1} (s)" for i in range(rounds)) + " |")
     print("| --- |" + " ---: |" * rounds)

@@ -50,7 +50,7 @@ def main(size, hidden_layers, epochs, overrides, rows):
     from matmul_limit import step_flops
     from train_speed import measure
 
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
     latent, hidden, batch = (int(value) for value in size.split("x"))
     steps = math.ceil(TRAIN_EXAMPLES / batch)

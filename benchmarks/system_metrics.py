@@ -30,7 +30,7 @@ PREPARED = ROOT / "data" / "prepared"
 @click.option("--epochs", type=click.IntRange(min=1), default=10, help="Epochs a run.")
 def main(pairs, epochs):
     """Print a table of medians (min, max) over the pairs."""
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
     results = {"off": [], "on": []}
     for pair in range(pairs):

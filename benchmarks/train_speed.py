@@ -77,7 +77,7 @@ def main(ctx, epochs, sizes, repeats, hidden_layers, levers, with_torch, with_ja
     """Print a table of examples/s, ratio to baseline, test -ELBO and peak RSS."""
     if ctx.invoked_subcommand:
         return
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
     print(
         f"CPU: {machine.cpu_model()}; flags: {', '.join(machine.speed_flags()) or 'none of note'}"
@@ -109,8 +109,12 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides, profile):
     import keras
     import numpy as np
 
-    from mnist_vae import data, evaluation, machine, saving, training
     from mnist_vae.config import ModelConfig, TrainConfig, from_params
+    from mnist_vae.mnist import data
+    from mnist_vae.runtime import machine
+    from mnist_vae.scoring import evaluation
+    from mnist_vae.training import trainer
+    from mnist_vae.vae import model_file
 
     latent, hidden, batch = (int(v) for v in size.split("x"))
     splits = {name: data.load(data_dir / f"{name}.npz") for name in ("train", "val", "test")}
@@ -124,7 +128,7 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides, profile):
     )
     if impl == "baseline":  # plain Keras: float32, as a Keras model is by default
         config = dataclasses.replace(config, precision="float32")
-    vae = training.build(
+    vae = trainer.build(
         from_params(
             ModelConfig,
             latent_dim=latent,
@@ -139,7 +143,7 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides, profile):
         mark = [lambda epoch, metrics: ends.append(time.perf_counter())]
         if profile:
             mark.append(_profiler(profile))
-        training.fit(vae, config, splits["train"], splits["val"], mark, verbose=0)
+        trainer.fit(vae, config, splits["train"], splits["val"], mark, verbose=0)
     else:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from baseline import PlainVAE
@@ -161,7 +165,7 @@ def run(impl, size, hidden_layers, epochs, data_dir, overrides, profile):
         )
     seconds = np.diff(ends)
     x = data.as_inputs(splits["test"].images)
-    rows, _ = evaluation.score(saving.float32_copy(vae), x, k=1, batch_size=10_000, seed=0)
+    rows, _ = evaluation.score(model_file.float32_copy(vae), x, k=1, batch_size=10_000, seed=0)
     result = {
         "impl": impl,
         "size": size,

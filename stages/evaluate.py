@@ -2,7 +2,7 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, stage_options
+from mnist_vae.stage_command import Command, input_path, output_path, stage_options
 
 
 @click.command(cls=Command)
@@ -22,10 +22,12 @@ def evaluate(
     latent_space, interpolation, **options,
 ):  # fmt: skip
     """Score the test set: -ELBO, the IW bound on -log p(x), active units, and per digit."""
-    from mnist_vae import comparable, data, evaluation, figures, lineage, plotting, tracking
-    from mnist_vae import model as model_lib
     from mnist_vae.atomic import write_json, write_text
     from mnist_vae.config import EvaluateConfig, from_options
+    from mnist_vae.mnist import data
+    from mnist_vae.scoring import comparable, evaluation, figures, plotting
+    from mnist_vae.tracking import lineage, runs
+    from mnist_vae.vae import model_file
 
     config = from_options(EvaluateConfig, options)
     figure_paths = {
@@ -33,10 +35,10 @@ def evaluate(
         "latent_space": latent_space,
         "interpolation": interpolation,
     }
-    vae = model_lib.load(model)
+    vae = model_file.load(model)
     test = data.load(test_data)
     x = data.as_inputs(test.images, vae.model_config.binarize, config.seed)
-    with tracking.resume_run(run_file, "evaluate", tracking.params("evaluate", config)) as run:
+    with runs.resume_run(run_file, "evaluate", runs.params("evaluate", config)) as run:
         lineage.log(run, {"test": (test_data, test)})
         rows, z_mean = evaluation.score(vae, x, config.iw_samples, config.batch_size, config.seed)
         scores = evaluation.require_finite(evaluation.summarize(rows, test.labels, z_mean), model)
@@ -47,7 +49,7 @@ def evaluate(
             plotting.save(figure, figure_paths[name])
             run.artifact(figure_paths[name])
         write_json(metrics, {"test": scores})
-        run.metrics(tracking.prefixed("test", scores))
+        run.metrics(runs.prefixed("test", scores))
         # What the scores compare under, for the champion and the review (``comparable``).
         key = comparable.tags(comparable.key(vae.model_config, config.seed, test))
         run.tags(key)

@@ -2,7 +2,7 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, stage_options
+from mnist_vae.stage_command import Command, input_path, output_path, stage_options
 
 
 @click.command(cls=Command)
@@ -22,15 +22,16 @@ def generate(model, run_file, samples, grid, manifold, **options):
 
     import numpy as np
 
-    from mnist_vae import decoding, figures, plotting, tracking
-    from mnist_vae import model as model_lib
     from mnist_vae.atomic import atomic_path
     from mnist_vae.config import GenerateConfig, from_options
+    from mnist_vae.scoring import figures, plotting
+    from mnist_vae.tracking import runs
+    from mnist_vae.vae import decoding, model_file
 
     config = from_options(GenerateConfig, options)
     n_samples, seed = config.n_samples, config.seed
-    vae = model_lib.load(model)
-    with tracking.resume_run(run_file, "generate", tracking.params("generate", config)) as run:
+    vae = model_file.load(model)
+    with runs.resume_run(run_file, "generate", runs.params("generate", config)) as run:
         if vae.model_config.conditional:
             styles = math.ceil(n_samples / len(config.digits))
             digits = [int(digit) for digit in config.digits]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.cli import Command, output_path, stage_options
+from mnist_vae.stage_command import Command, output_path, stage_options
 
 
 @click.command(cls=Command)
@@ -33,9 +33,9 @@ def prepare(sources, out_dir, class_counts, **options):
     """
     from dataclasses import asdict
 
-    from mnist_vae import data, download, official
     from mnist_vae.atomic import write_json, write_text
     from mnist_vae.config import PrepareConfig, from_options
+    from mnist_vae.mnist import data, download, official
 
     config = from_options(PrepareConfig, options)
     files = official.read_official(list(sources) or list(download.PUBLIC_MIRRORS))

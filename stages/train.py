@@ -2,7 +2,7 @@
 
 import click
 
-from mnist_vae.cli import Command, input_path, output_path, stage_options
+from mnist_vae.stage_command import Command, input_path, output_path, stage_options
 
 
 @click.command(cls=Command)
@@ -28,12 +28,12 @@ def train(**options):
     Every train.checkpoint_every epochs the state is saved; a rerun with the same params
     and data (epochs aside) goes on from there, in the same MLflow run.
     """
-    from mnist_vae import mlflow_experiment
+    from mnist_vae.tracking import mlflow_experiment
 
     mlflow_experiment.configure()
 
-    from mnist_vae import training_run
     from mnist_vae.config import ModelConfig, TrainConfig, from_options
+    from mnist_vae.training import training_run
 
     paths = training_run.Paths.take(options)
     model_config = from_options(ModelConfig, options)

@@ -48,7 +48,7 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     """The CPU a run's times come from: they mean nothing without it (issue 28)."""
-    from mnist_vae import machine
+    from mnist_vae.runtime import machine
 
     info = machine.cpu_info()
     kind = f"family {info.get('cpu family', '?')} model {info.get('model', '?')}"
@@ -78,7 +78,8 @@ def _empty_store(folder: Path) -> Path:
     still have their stages make theirs."""
     path = folder / "mlflow.db"
     make = (
-        "import sys; from mlflow.tracking import MlflowClient; from mnist_vae import store; "
+        "import sys; from mlflow.tracking import MlflowClient; "
+        "from mnist_vae.tracking import store; "
         "uri = 'sqlite:///' + sys.argv[1]\n"
         "with store.created(uri): MlflowClient(uri).search_experiments()"
     )
@@ -167,7 +168,7 @@ def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
 @pytest.fixture(scope="session")
 def mnist_files(mnist_dir):
     """The official files of real MNIST, read once per test process."""
-    from mnist_vae import official
+    from mnist_vae.mnist import official
 
     return official.read_official([str(mnist_dir)])
 
@@ -175,7 +176,7 @@ def mnist_files(mnist_dir):
 @pytest.fixture(scope="session")
 def mnist_splits(mnist_files):
     """3000 training, 500 validation and 500 test images of real MNIST."""
-    from mnist_vae import data
+    from mnist_vae.mnist import data
 
     return data.split(mnist_files, train_size=3000, val_size=500, test_size=500, seed=0)
 

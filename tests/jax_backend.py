@@ -12,8 +12,12 @@ from pathlib import Path
 
 import keras
 
-from mnist_vae import data, decoding, evaluation, machine, model, official, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.mnist import data, official
+from mnist_vae.runtime import execution, machine
+from mnist_vae.scoring import evaluation
+from mnist_vae.training import trainer
+from mnist_vae.vae import decoding, model_file
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
 splits = data.split(official.read_official([sys.argv[1]]), 2000, 500, 200, seed=0)
@@ -36,16 +40,16 @@ for loop, model_config in [
     ("fit", DYNAMIC),
 ]:
     config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=2, loop=loop)
-    vae = training.build(model_config, config)
+    vae = trainer.build(model_config, config)
     # XLA reads the flag when JAX starts, and rejects flags it does not know.
-    assert machine.XLA_GPU_DETERMINISM in os.environ["XLA_FLAGS"], config.deterministic
+    assert execution.XLA_GPU_DETERMINISM in os.environ["XLA_FLAGS"], config.deterministic
     history = []
-    training.fit(vae, config, splits["train"], splits["val"], [lambda _, m: history.append(m)], 0)  # noqa: B023
+    trainer.fit(vae, config, splits["train"], splits["val"], [lambda _, m: history.append(m)], 0)  # noqa: B023
     x = data.as_inputs(splits["test"].images, model_config.binarize, 0)
     rows, _ = evaluation.score(vae, x, k=10, batch_size=1000, seed=0)
     with tempfile.TemporaryDirectory() as folder:
         vae.save(Path(folder) / "vae.keras")
-        reloaded = model.load(Path(folder) / "vae.keras")
+        reloaded = model_file.load(Path(folder) / "vae.keras")
     digits = [1, 2] if model_config.conditional else None
     z = decoding.prior_latents(2, model_config.latent_dim, seed=0)
     images = decoding.decode_means(reloaded, z, digits)

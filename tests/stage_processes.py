@@ -12,7 +12,7 @@ from conftest import ROOT
 from mlflow.tracking import MlflowClient
 from reaping import started
 
-from mnist_vae import store
+from mnist_vae.tracking import store
 
 
 def store_client(location: Path | str) -> MlflowClient:

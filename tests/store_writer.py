@@ -5,10 +5,10 @@ Run by test_store.py as several processes at once against one fresh SQLite store
 
 import sys
 
-from mnist_vae import mlflow_experiment, tracking
+from mnist_vae.tracking import mlflow_experiment, runs
 
 name, steps = sys.argv[1], int(sys.argv[2])
 mlflow_experiment.configure()
-with tracking.start_run({"writer": name}, tags={}) as run:
+with runs.start_run({"writer": name}, tags={}) as run:
     for step in range(steps):
         run.metrics({"loss": float(step)}, step=step)

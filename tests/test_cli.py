@@ -258,7 +258,7 @@ def test_a_signal_that_lands_where_python_drops_exceptions_still_interrupts(coll
     TensorFlow imports JAX wherever it is installed) or in a weakref callback that a
     collection runs. A stage signalled there must still stop, not finish as if never
     signalled."""
-    from mnist_vae.cli import Command
+    from mnist_vae.stage_command import Command
 
     @click.command(cls=Command)
     def stage():

@@ -2,7 +2,7 @@
 different code. (A forced rerun loading every program and writing the same bytes:
 ``test_pipeline.py``.)"""
 
-from mnist_vae import compile_cache
+from mnist_vae.runtime import compile_cache
 
 ZEN3 = {
     "vendor_id": "AuthenticAMD",

@@ -3,8 +3,11 @@
 import numpy as np
 from keras import ops
 
-from mnist_vae import data, decoding, evaluation, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.mnist import data
+from mnist_vae.scoring import evaluation
+from mnist_vae.training import trainer
+from mnist_vae.vae import decoding
 
 
 def test_draws_the_digits_it_is_asked_for(mnist_splits):
@@ -18,8 +21,8 @@ def test_draws_the_digits_it_is_asked_for(mnist_splits):
         classification_weight=10.0,
     )
     fit = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=10, seed=0)
-    vae = training.build(config, fit)
-    training.fit(vae, fit, mnist_splits["train"], mnist_splits["val"], verbose=0)
+    vae = trainer.build(config, fit)
+    trainer.fit(vae, fit, mnist_splits["train"], mnist_splits["val"], verbose=0)
     test = mnist_splits["test"]
     x = data.as_inputs(test.images)
 

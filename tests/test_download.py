@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_vae import download
 from mnist_vae.errors import PipelineError
+from mnist_vae.mnist import download
 
 NAME = "train-labels-idx1-ubyte.gz"
 

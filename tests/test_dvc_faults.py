@@ -13,7 +13,7 @@ from pipeline_repo import dvc, git, make_repo, set_params, user_env
 from reaping import started
 from stage_processes import store_client, store_runs, wait_for
 
-from mnist_vae.parent_watch import SHELLS
+from mnist_vae.runtime.parent_watch import SHELLS
 
 pytestmark = pytest.mark.slow
 

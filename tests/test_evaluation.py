@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_vae import data, evaluation, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
-from mnist_vae.countdown import Countdown
+from mnist_vae.mnist import data
+from mnist_vae.runtime.countdown import Countdown
+from mnist_vae.scoring import evaluation
+from mnist_vae.training import trainer
 
 CONFIG = from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=1, activation="relu")
 
@@ -16,8 +18,8 @@ CONFIG = from_params(ModelConfig, latent_dim=8, hidden_size=64, hidden_layers=1,
 def trained(mnist_splits):
     """A small VAE fitted briefly on real digits, and 200 test images."""
     config = from_params(TrainConfig, learning_rate=3e-3, batch_size=100, epochs=4, seed=0)
-    vae = training.build(CONFIG, config)
-    training.fit(vae, config, mnist_splits["train"], mnist_splits["val"], verbose=0)
+    vae = trainer.build(CONFIG, config)
+    trainer.fit(vae, config, mnist_splits["train"], mnist_splits["val"], verbose=0)
     return vae, data.as_inputs(mnist_splits["test"].images[:200])
 
 

@@ -16,7 +16,7 @@ from conftest import train_args
 from servers import Server, mlflow_command
 from stage_processes import stage_process, store_client, store_runs, wait_for
 
-from mnist_vae import model, saving
+from mnist_vae.vae import model_file
 from stages.evaluate import evaluate
 from stages.train import train
 
@@ -73,10 +73,10 @@ def test_a_diverged_training_stops_and_saves_and_registers_nothing(
 def test_evaluate_refuses_a_model_with_non_finite_scores(trained, mlflow_store):
     """The training run keeps FINISHED; the failed evaluation is its tag, not its status."""
     path = trained / "models" / "vae.keras"
-    vae = model.load(path)
+    vae = model_file.load(path)
     for weight in vae.decoder.weights:
         weight.assign(np.full(weight.shape, np.nan, np.float32))
-    saving.save(vae, path)
+    model_file.save(vae, path)
 
     result = CliRunner().invoke(evaluate, _evaluate_args(trained))
 
@@ -304,7 +304,7 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     assert line.startswith(f"Error: MLflow store {server.url} stopped answering ("), line
     assert line.endswith(", loss_curves.png, model; the local outputs are written"), line
     assert "lacks epochs " in line and " to 12, metrics" in line
-    assert model.load(prepared / "models" / "vae.keras").model_config.latent_dim == 3
+    assert model_file.load(prepared / "models" / "vae.keras").model_config.latent_dim == 3
     history = (prepared / "metrics" / "history.csv").read_text().splitlines()
     assert len(history) == 1 + 12
     assert json.loads((prepared / "metrics" / "train.json").read_text())["loss_elbo"] > 0

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import idx_bytes
 
-from mnist_vae import idx
 from mnist_vae.errors import PipelineError
+from mnist_vae.mnist import idx
 
 
 def test_decodes_images_and_labels():

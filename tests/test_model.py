@@ -2,13 +2,19 @@
 
 import subprocess
 import sys
+import tarfile
 
 import keras
+import mlflow.pyfunc
 import numpy as np
 import pytest
+from conftest import ROOT
 
-from mnist_vae import data, evaluation, losses, model, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.mnist import data
+from mnist_vae.scoring import evaluation
+from mnist_vae.training import trainer
+from mnist_vae.vae import losses, model, model_file
 
 TINY = from_params(ModelConfig, latent_dim=2, hidden_size=8, hidden_layers=1, activation="tanh")
 
@@ -125,8 +131,8 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images):
     split = data.Split((images * 255).reshape(-1, 28, 28).astype(np.uint8), np.zeros(6, np.uint8))
     seen = []
 
-    vae = training.build(TINY, config)
-    training.fit(vae, config, split, split, [lambda epoch, m: seen.append(m["loss"])], verbose=0)
+    vae = trainer.build(TINY, config)
+    trainer.fit(vae, config, split, split, [lambda epoch, m: seen.append(m["loss"])], verbose=0)
 
     assert len(seen) == 30
     assert seen[-1] < seen[0] - 50
@@ -138,8 +144,8 @@ def test_reloads_in_a_fresh_process_with_identical_outputs(vae, images, tmp_path
     vae.save(path)
     np.save(tmp_path / "x.npy", images)
     script = (
-        "import sys, numpy as np; from mnist_vae import model; "
-        "vae = model.load(sys.argv[1]); x = np.load(sys.argv[2]); "
+        "import sys, numpy as np; from mnist_vae.vae import model_file; "
+        "vae = model_file.load(sys.argv[1]); x = np.load(sys.argv[2]); "
         "mean, log_var = vae.encoder.predict(x, verbose=0); "
         "decoded = vae.decoder.predict(mean, verbose=0); "
         "np.save(sys.argv[3], np.concatenate([mean, log_var, decoded], 1))"
@@ -150,5 +156,43 @@ def test_reloads_in_a_fresh_process_with_identical_outputs(vae, images, tmp_path
 
     mean, log_var = vae.encoder.predict(images, verbose=0)
     expected = np.concatenate([mean, log_var, vae.decoder.predict(mean, verbose=0)], 1)
-    assert isinstance(model.load(path), model.VAE)
+    assert isinstance(model_file.load(path), model.VAE)
     np.testing.assert_array_equal(np.load(out), expected)
+
+
+PRE_MOVE = ROOT / "tests" / "data" / "pre-move-model.tar.gz"
+LOAD_AND_PREDICT = (
+    "import sys, numpy as np, mlflow.pyfunc; "
+    "served = mlflow.pyfunc.load_model(sys.argv[1]); "
+    "np.save(sys.argv[2], served.predict({'z': np.array([[0.5, -1.0]], np.float32)}))"
+)
+
+
+def test_a_model_saved_before_the_package_moved_still_loads_and_serves(tmp_path):
+    """A ``.keras`` file and an MLflow model saved by the flat package of before the move
+    (``tests/pre_move_model.py``): the file loads, and the model serves the same images in
+    a fresh process, where its own copy of the old package goes first on the path, and in
+    this one, where the moved package is loaded already and ``mnist_vae.serving`` stayed."""
+    with tarfile.open(PRE_MOVE) as archive:
+        archive.extractall(tmp_path, filter="data")
+    expected = np.load(tmp_path / "expected.npy")
+
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_AND_PREDICT,
+            str(tmp_path / "model"),
+            str(tmp_path / "fresh.npy"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    here = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(
+        {"z": np.array([[0.5, -1.0]], np.float32)}
+    )
+
+    assert isinstance(model_file.load(tmp_path / "vae.keras"), model.VAE)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "fresh.npy"), expected)
+    np.testing.assert_array_equal(np.asarray(here), expected)

@@ -11,8 +11,10 @@ from click.testing import CliRunner
 from conftest import train_args
 from mlflow.tracking import MlflowClient
 
-from mnist_vae import data, losses, model, schedules, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.mnist import data
+from mnist_vae.training import schedules, trainer
+from mnist_vae.vae import losses, model, model_file
 
 TINY = from_params(ModelConfig, latent_dim=4, hidden_size=16, hidden_layers=1, activation="tanh")
 
@@ -74,8 +76,8 @@ def test_the_iwae_objective_trains_a_conditional_model_in_the_epoch_loop(mnist_s
     train_config = from_params(TrainConfig, batch_size=100, epochs=3, seed=0)
     seen = []
 
-    vae = training.build(model_config, train_config)
-    training.fit(
+    vae = trainer.build(model_config, train_config)
+    trainer.fit(
         vae,
         train_config,
         mnist_splits["train"],
@@ -84,7 +86,7 @@ def test_the_iwae_objective_trains_a_conditional_model_in_the_epoch_loop(mnist_s
         verbose=0,
     )
 
-    assert training.uses_epoch_loop(vae, train_config)
+    assert trainer.uses_epoch_loop(vae, train_config)
     assert seen[-1]["val_loss"] < seen[0]["val_loss"]
     assert {"classification_nll", "val_classification_nll"} <= set(seen[-1])
 
@@ -119,7 +121,7 @@ def test_a_fine_tune_trains_on_the_elbo_then_on_the_iwae_bound(prepared, mlflow_
     }
     final = json.loads((prepared / "tuned" / "metrics" / "train.json").read_text())
     assert final["loss_iwae_k5"] == pytest.approx(tuned["loss"].iloc[-1])
-    saved = model.load(prepared / "tuned" / "models" / "vae.keras").model_config
+    saved = model_file.load(prepared / "tuned" / "models" / "vae.keras").model_config
     assert (saved.objective, saved.samples) == ("iwae", 5)
 
 
@@ -174,10 +176,10 @@ def test_training_follows_the_schedule_and_adams_settings(mnist_splits):
     )
     rates = []
 
-    vae = training.build(TINY, config)
+    vae = trainer.build(TINY, config)
     optimizer = vae.optimizer
     hook = lambda epoch, metrics: rates.append(float(optimizer.learning_rate))  # noqa: E731
-    training.fit(vae, config, mnist_splits["train"], mnist_splits["val"], [hook], verbose=0)
+    trainer.fit(vae, config, mnist_splits["train"], mnist_splits["val"], [hook], verbose=0)
 
     assert (optimizer.beta_1, optimizer.epsilon) == (0.5, 1e-4)
     assert rates == pytest.approx([1e-4, 1e-5, 1e-5])  # each set for the epoch to come
@@ -187,7 +189,7 @@ def test_the_output_bias_can_start_at_the_training_sets_pixel_means(mnist_splits
     config = from_params(TrainConfig, output_bias="data_mean")
     train = mnist_splits["train"]
 
-    vae = training.build(TINY, config, train)
+    vae = trainer.build(TINY, config, train)
 
     bias = vae.decoder.get_layer("logits").bias.numpy()
     mean = np.clip(data.as_inputs(train.images).mean(axis=0), 0.001, 0.999)

@@ -38,8 +38,12 @@ from pipeline_repo import (
 )
 from stage_processes import store_runs
 
-from mnist_vae import commands, comparable, compile_cache, data, model
+from mnist_vae import commands
 from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
+from mnist_vae.mnist import data
+from mnist_vae.runtime import compile_cache
+from mnist_vae.scoring import comparable
+from mnist_vae.vae import model_file
 
 pytestmark = pytest.mark.slow
 
@@ -328,7 +332,7 @@ def _check_mlflow_run(repo: Path, scores: dict) -> None:
     z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     images = generator.predict({"z": z})
     assert images.shape == (2, 28, 28) and 0 < images.min() <= images.max() < 1
-    vae = model.load(repo / "models/vae.keras")
+    vae = model_file.load(repo / "models/vae.keras")
     np.testing.assert_allclose(images.reshape(2, 784), ops.sigmoid(vae.decode(z)), atol=1e-6)
 
 

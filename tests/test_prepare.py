@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 from test_download import mirrors  # noqa: F401  (the fixture)
 
-from mnist_vae import data, download
+from mnist_vae.mnist import data, download
 from stages.prepare import prepare
 
 # Digits 0-9 in the official training set.

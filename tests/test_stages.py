@@ -13,7 +13,11 @@ from conftest import ROOT, train_args
 from mlflow.tracking import MlflowClient
 from pipeline_repo import dvc, git
 
-from mnist_vae import commands, data, evaluation, machine, model
+from mnist_vae import commands
+from mnist_vae.mnist import data
+from mnist_vae.runtime import machine
+from mnist_vae.scoring import evaluation
+from mnist_vae.vae import model_file
 from stages.generate import generate
 from stages.train import train
 
@@ -76,7 +80,7 @@ def test_train_under_bfloat16_saves_a_float32_model_and_tags_the_policy(prepared
     result = CliRunner().invoke(train, args)
 
     assert result.exit_code == 0, result.output
-    vae = model.load(prepared / "models" / "vae.keras")
+    vae = model_file.load(prepared / "models" / "vae.keras")
     layers = vae.encoder.layers + vae.decoder.layers
     assert {layer.compute_dtype for layer in layers} == {"float32"}
     run_id = json.loads((prepared / "models" / "run.json").read_text())["run_id"]
@@ -193,8 +197,9 @@ def test_champion_is_the_best_comparable_version_and_the_newest_of_equals(prepar
     inputs, or never scored) never compete, however their numbers compare."""
     import mlflow
 
-    from mnist_vae import comparable, mlflow_experiment
     from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
+    from mnist_vae.scoring import comparable
+    from mnist_vae.tracking import mlflow_experiment
 
     mlflow_experiment.configure()
     client = mlflow.MlflowClient()

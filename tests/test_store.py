@@ -11,8 +11,8 @@ import mlflow
 import pytest
 from conftest import ROOT
 
-from mnist_vae import store
 from mnist_vae.errors import Terminated
+from mnist_vae.tracking import store
 
 STEPS = 40
 

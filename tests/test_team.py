@@ -37,8 +37,9 @@ from servers import (
     postgres_bin,
 )
 
-from mnist_vae import commands, mlflow_experiment, model_server, serving
-from mnist_vae.accounts import ROLES
+from mnist_vae import commands, serving
+from mnist_vae.tracking import mlflow_experiment, model_server
+from mnist_vae.tracking.accounts import ROLES
 
 pytestmark = [
     pytest.mark.slow,

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from mnist_vae import data, machine, training
 from mnist_vae.config import ModelConfig, TrainConfig, from_params
+from mnist_vae.mnist import data
+from mnist_vae.runtime import execution
+from mnist_vae.training import trainer
 
 MODEL = from_params(ModelConfig, latent_dim=4, hidden_size=32, hidden_layers=2, activation="relu")
 WIDE = replace(MODEL, latent_dim=20, hidden_size=512)
@@ -23,9 +25,9 @@ FAST = replace(PLAIN, loop="epoch", jit_compile=True)
 
 
 def _history(config, train, val, model_config=MODEL) -> list[dict]:
-    vae = training.build(model_config, config)
+    vae = trainer.build(model_config, config)
     seen = []
-    training.fit(vae, config, train, val, [lambda epoch, m: seen.append(m)], verbose=0)
+    trainer.fit(vae, config, train, val, [lambda epoch, m: seen.append(m)], verbose=0)
     return seen, vae
 
 
@@ -80,7 +82,7 @@ def test_only_fit_under_determinism_reports_xla_refused(loop, refused):
     XLA all the same, so its log must not carry that warning."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        training.build(MODEL, replace(FAST, loop=loop, deterministic=True))
+        trainer.build(MODEL, replace(FAST, loop=loop, deterministic=True))
 
     messages = [str(w.message) for w in caught]
     assert any("Proceeding with `jit_compile=False`" in m for m in messages) == refused
@@ -149,20 +151,20 @@ def test_auto_precision_is_bfloat16_on_a_cpu_with_amx_without_xla_and_float32_el
     amx = frozenset({"avx512f", "avx512_bf16", "amx_bf16"})
     no_amx = frozenset({"avx512f", "avx512_bf16"})
 
-    assert machine.resolved_precision("auto", xla=False, flags=amx) == "mixed_bfloat16"
-    assert machine.resolved_precision("auto", xla=True, flags=amx) == "float32"
-    assert machine.resolved_precision("auto", xla=False, flags=no_amx) == "float32"
-    assert machine.resolved_precision("mixed_float16", xla=True, flags=amx) == "mixed_float16"
-    assert machine.resolved_precision("float32", xla=False, flags=amx) == "float32"
+    assert execution.resolved_precision("auto", xla=False, flags=amx) == "mixed_bfloat16"
+    assert execution.resolved_precision("auto", xla=True, flags=amx) == "float32"
+    assert execution.resolved_precision("auto", xla=False, flags=no_amx) == "float32"
+    assert execution.resolved_precision("mixed_float16", xla=True, flags=amx) == "mixed_float16"
+    assert execution.resolved_precision("float32", xla=False, flags=amx) == "float32"
 
 
 def test_keras_fit_prints_the_epoch_loops_line_with_the_time_left(small, mnist_splits, capsys):
     """Under Keras's fit, as under the epoch loops, a line per epoch ends with the time
     the remaining epochs should take, and Keras prints no bar or line of its own."""
     config = replace(PLAIN, epochs=3)
-    vae = training.build(MODEL, config)
+    vae = trainer.build(MODEL, config)
 
-    training.fit(vae, config, small, mnist_splits["val"], [], verbose=2)
+    trainer.fit(vae, config, small, mnist_splits["val"], [], verbose=2)
 
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" - ")[0] for line in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]

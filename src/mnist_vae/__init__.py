@@ -9,7 +9,7 @@ and MLflow's progress bars.
 
 import os
 
-from mnist_vae import compile_cache, quiet_start, skipped_imports
+from mnist_vae.runtime import compile_cache, quiet_start, skipped_imports
 
 skipped_imports.install()
 compile_cache.configure()

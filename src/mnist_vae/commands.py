@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from mnist_vae.accounts import ROLES
-from mnist_vae.cli import Command
+from mnist_vae.stage_command import Command
+from mnist_vae.tracking.accounts import ROLES
 
 PARAMS = "params.yaml"
 TEST_DATA = "data/prepared/test.npz"
@@ -54,8 +54,10 @@ def champion(alias, like, params, test_data):
     """
     from mlflow.tracking import MlflowClient
 
-    from mnist_vae import comparable, data, mlflow_experiment, registry
     from mnist_vae.config import EvaluateConfig, ModelConfig, from_params
+    from mnist_vae.mnist import data
+    from mnist_vae.scoring import comparable
+    from mnist_vae.tracking import mlflow_experiment, registry
 
     mlflow_experiment.configure()
     client = MlflowClient()
@@ -100,7 +102,7 @@ def seed_band(seeds, output, test_metrics):
     Runs the missing seeds as DVC experiments of the workspace's params, one at a time,
     then writes each test metric's mean and standard deviation over the seeds.
     """
-    from mnist_vae import seed_band as band_lib
+    from mnist_vae.review import seed_band as band_lib
 
     band = band_lib.measure(seeds, output, test_metrics)
     mean, std = band["test"]["neg_elbo"]["mean"], band["test"]["neg_elbo"]["std"]
@@ -147,7 +149,7 @@ def seed_band(seeds, output, test_metrics):
 def review(baseline, rev, output, **paths):
     """Write a Markdown review of metric, param and image changes against BASELINE, with
     charts, and the same review as a self-contained HTML page beside it."""
-    from mnist_vae import review as review_lib
+    from mnist_vae.review import compare as review_lib
 
     review_lib.write(baseline, rev, output, review_lib.Paths(**paths))
     click.echo(f"wrote {output} and {output.with_suffix('.html')}")
@@ -169,7 +171,7 @@ def serve(model_uri, host, port):
     import mlflow
     import uvicorn
 
-    from mnist_vae import mlflow_experiment, model_server
+    from mnist_vae.tracking import mlflow_experiment, model_server
 
     mlflow.set_tracking_uri(mlflow_experiment.tracking_uri())  # the stages' store
     click.echo(f"serving {model_uri} on http://{host}:{port}/invocations")
@@ -212,7 +214,7 @@ def team_account(username, role):
     """
     import sys
 
-    from mnist_vae import accounts
+    from mnist_vae.tracking import accounts
 
     def password():
         if not sys.stdin.isatty():

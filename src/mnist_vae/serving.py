@@ -23,14 +23,14 @@ class Generator(mlflow.pyfunc.PythonModel):
     _skip_type_hint_validation = True
 
     def load_context(self, context):
-        from mnist_vae import model
+        from mnist_vae.vae import model_file
 
-        self.vae = model.load(context.artifacts["vae"])
+        self.vae = model_file.load(context.artifacts["vae"])
 
     def predict(self, context, model_input, params=None):
         """Decoder means for ``{"z": (n, latent_dim)}``, plus ``"digit": (n,)`` labels for
         the conditional model, as ``(n, 28, 28)`` images in [0, 1]."""
-        from mnist_vae import decoding
+        from mnist_vae.vae import decoding
 
         z, digits = validated(model_input)
         return decoding.decode_means(self.vae, z, digits)

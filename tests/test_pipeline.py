@@ -364,50 +364,10 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_review_tells_a_real_change_from_seed_noise(repo):
-    """It leaves an experiment in the workspace."""
-    _commit(repo, "baseline")
-
-    _check_seed_band(repo)
-    _check_review_of_no_param_change(repo)
-    _check_review_of_a_seed_change(repo)
-    _check_experiment(repo)
-    _check_review(repo)
-
-
-@needs_chromium
-def test_the_review_page_shows_every_image_in_a_browser_with_no_network(repo):
-    """The review's HTML page, opened from disk in Chromium with the network off, draws
-    each side's images and the charts, and asks for nothing outside itself."""
-    from playwright.sync_api import sync_playwright
-
-    asked = []
-    with sync_playwright() as playwright:
-        browser = chromium(playwright)
-        page = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
-        page = page.new_page()
-        page.on("request", lambda request: asked.append(request.url))
-        page.goto((repo / "review" / "report.html").as_uri())
-        page.wait_for_load_state("load", timeout=TIMEOUT_MS)
-        widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
-        alts = page.evaluate("[...document.images].map(i => i.alt)")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "review-page.png", full_page=True)
-        browser.close()
-
-    assert len(widths) == REVIEW_IMAGES and min(widths) > 0, widths
-    assert [alt for alt in alts if alt] == REVIEW_CHARTS
-    assert [url for url in asked if not url.startswith("file:")] == []
-
-
-def test_a_remote_restores_every_output(repo):
-    """Last: it deletes the outputs, and with them the .gitignore files DVC wrote."""
-    _check_remote_restores_every_output(repo)
-
-
-def _check_seed_band(repo: Path) -> None:
+def test_a_seed_band_is_measured_from_one_experiment_per_seed(repo):
     """The band comes from one DVC experiment per seed, each the committed params but for
     the seed; it is committed, and is no DVC metric."""
+    _commit(repo, "baseline")
     out = run(repo, "mnist-vae", "seed-band", "--seeds", str(BAND_SEEDS))
 
     assert "wrote metrics/seed_band.json: test -ELBO" in out
@@ -431,17 +391,7 @@ def _check_seed_band(repo: Path) -> None:
     assert "metrics/seed_band.json" not in dvc(repo, "metrics", "show", "--json")
 
 
-def _verdicts(report: str) -> dict[str, str]:
-    """The review's verdict per test metric, from its table."""
-    rows = [line.strip("|").split("|") for line in report.splitlines()]
-    return {
-        cells[0].strip(): cells[-1].strip().strip("*")
-        for cells in rows
-        if len(cells) == 7 and cells[0].strip().startswith("test.")
-    }
-
-
-def _check_review_of_no_param_change(repo: Path) -> None:
+def test_a_review_of_the_workspace_as_committed_changes_no_param(repo):
     """A change of code alone changes no param: the workspace as committed, reviewed."""
     run(repo, "mnist-vae", "review", "--output", "review/same.md")
 
@@ -453,7 +403,7 @@ def _check_review_of_no_param_change(repo: Path) -> None:
     assert set(verdicts.values()) <= {"within noise", "not judged"}, verdicts
 
 
-def _check_review_of_a_seed_change(repo: Path) -> None:
+def test_a_seed_change_alone_is_within_noise(repo):
     """A seed that is not in the band, everything else as committed (``--temp`` runs the
     workspace's params, so this comes before the workspace holds another experiment)."""
     dvc(repo, "exp", "run", "--temp", "-n", "seed-7", "-S", "train.seed=7")
@@ -466,7 +416,29 @@ def _check_review_of_a_seed_change(repo: Path) -> None:
     assert judged and set(judged.values()) == {"within noise"}, verdicts
 
 
-def _check_review(repo: Path) -> None:
+def test_an_experiment_reruns_what_its_param_feeds_and_the_diffs_see_it(repo):
+    """``dvc exp run -S`` reruns what the param feeds, and the team's diff commands see it.
+    It leaves the experiment in the workspace, for the review after it."""
+    assert ran(dvc(repo, "exp", "run", "-n", "small-z", "-S", "train.latent_dim=2")) == [
+        "train",
+        "evaluate",
+        "generate",
+    ]
+    params = json.loads(dvc(repo, "params", "diff", "--json"))
+    assert params["params.yaml"] == {"train.latent_dim": {"old": 8, "new": 2, "diff": -6}}
+    metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
+    assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
+    assert "small-z" in experiments(repo)
+    (loss_chart,) = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]["loss"]
+    assert loss_chart["revisions"] == ["workspace", "HEAD"]
+    drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}
+    assert drawn == {(rev, f) for rev in ("workspace", "HEAD") for f in ("loss", "val_loss")}
+    (run,) = store_runs(repo / "mlflow.db", "tags.`dvc.exp_name` = 'small-z'")
+    assert run.info.run_name == "small-z"
+    assert run.data.params["train.latent_dim"] == "2"
+
+
+def test_a_review_tells_a_real_change_from_seed_noise(repo):
     """The reviewer's report: the experiment in the workspace against the committed run."""
     out = run(repo, "mnist-vae", "review", "--baseline", "HEAD", "--output", "review/report.md")
 
@@ -510,22 +482,41 @@ def _check_review(repo: Path) -> None:
     assert "report_images/" not in page  # every image inlined: the page is one file
 
 
-def _check_experiment(repo: Path) -> None:
-    """``dvc exp run -S`` reruns what the param feeds, and the team's diff commands see it."""
-    assert ran(dvc(repo, "exp", "run", "-n", "small-z", "-S", "train.latent_dim=2")) == [
-        "train",
-        "evaluate",
-        "generate",
-    ]
-    params = json.loads(dvc(repo, "params", "diff", "--json"))
-    assert params["params.yaml"] == {"train.latent_dim": {"old": 8, "new": 2, "diff": -6}}
-    metrics = json.loads(dvc(repo, "metrics", "diff", "--json"))
-    assert set(metrics["metrics/evaluate.json"]) == {f"test.{k}" for k in SCORES}
-    assert "small-z" in experiments(repo)
-    (loss_chart,) = json.loads(dvc(repo, "plots", "diff", "HEAD", "--json"))["data"]["loss"]
-    assert loss_chart["revisions"] == ["workspace", "HEAD"]
-    drawn = {(row["rev"], row["field"]) for row in loss_chart["content"]["data"]["values"]}
-    assert drawn == {(rev, f) for rev in ("workspace", "HEAD") for f in ("loss", "val_loss")}
-    (run,) = store_runs(repo / "mlflow.db", "tags.`dvc.exp_name` = 'small-z'")
-    assert run.info.run_name == "small-z"
-    assert run.data.params["train.latent_dim"] == "2"
+@needs_chromium
+def test_the_review_page_shows_every_image_in_a_browser_with_no_network(repo):
+    """The review's HTML page, opened from disk in Chromium with the network off, draws
+    each side's images and the charts, and asks for nothing outside itself."""
+    from playwright.sync_api import sync_playwright
+
+    asked = []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+        page = page.new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto((repo / "review" / "report.html").as_uri())
+        page.wait_for_load_state("load", timeout=TIMEOUT_MS)
+        widths = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+        alts = page.evaluate("[...document.images].map(i => i.alt)")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "review-page.png", full_page=True)
+        browser.close()
+
+    assert len(widths) == REVIEW_IMAGES and min(widths) > 0, widths
+    assert [alt for alt in alts if alt] == REVIEW_CHARTS
+    assert [url for url in asked if not url.startswith("file:")] == []
+
+
+def test_a_remote_restores_every_output(repo):
+    """Last: it deletes the outputs, and with them the .gitignore files DVC wrote."""
+    _check_remote_restores_every_output(repo)
+
+
+def _verdicts(report: str) -> dict[str, str]:
+    """The review's verdict per test metric, from its table."""
+    rows = [line.strip("|").split("|") for line in report.splitlines()]
+    return {
+        cells[0].strip(): cells[-1].strip().strip("*")
+        for cells in rows
+        if len(cells) == 7 and cells[0].strip().startswith("test.")
+    }

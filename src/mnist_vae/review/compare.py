@@ -195,17 +195,17 @@ def _charts(folder: Path, sides: tuple[_Side, ...], scores, band, history: str, 
         for side, table in zip(sides, scores, strict=True)
         if charts.SCORE in table
     }
-    charts = {}
+    figures = {}
     if present:
-        charts["loss curves"] = charts.loss_curves(present)
+        figures["loss curves"] = charts.loss_curves(present)
     if scored:
-        charts["test -ELBO per digit"] = charts.per_digit(scored)
+        figures["test -ELBO per digit"] = charts.per_digit(scored)
     if paired and len(scored) == 2:
-        charts["paired per-image differences"] = charts.paired_differences(
+        figures["paired per-image differences"] = charts.paired_differences(
             *scores, band, tuple(side.name for side in sides)
         )
     drawn = []
-    for title, figure in charts.items():
+    for title, figure in figures.items():
         name = f"chart_{_safe(title)}.png"
         plotting.save(figure, folder / name)
         drawn.append((title, f"{folder.name}/{name}"))

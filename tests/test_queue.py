@@ -193,6 +193,7 @@ def _wait_for_queue(repo: Path, baseline: str) -> tuple[str, int]:
     a second of CPU that the workers need, so between its reads the wait counts the
     experiments' git refs, which every experiment of ``baseline`` writes when it ends well."""
     deadline = time.monotonic() + QUEUE_TIMEOUT
+    refs = f"refs/exps/{baseline[:2]}/{baseline[2:]}/"
     restarts = 0
     while time.monotonic() < deadline:
         status = dvc(repo, "queue", "status")
@@ -200,7 +201,6 @@ def _wait_for_queue(repo: Path, baseline: str) -> tuple[str, int]:
             return status, restarts
         if "Queued" in status and _workers(status) < WORKERS:
             restarts += _start_workers(repo)
-        refs = f"refs/exps/{baseline[:2]}/{baseline[2:]}/"
         _wait_for_refs(repo, refs, len(SWEEP), min(STATUS_EVERY, deadline - time.monotonic()))
     dvc(repo, "queue", "stop", "--kill")
     raise AssertionError(

@@ -1,5 +1,6 @@
-"""Training: the trainer (``trainer``) and the loops it picks from (``tf_epoch_loop``,
-``jax_epoch_loop``, ``keras_fit``), the learning-rate schedules, the divergence check,
+"""Training: the trainer (``trainer``) and the loops it picks from (``tf_epoch_loop`` and
+``jax_epoch_loop``, both an ``epoch_loop``, and ``keras_fit``), the rule for what each
+epoch draws (``epoch_draws``), the learning-rate schedules, the divergence check,
 the checkpoints that let a run resume, and the train stage's run from its files to the
 registered model (``training_run``).
 

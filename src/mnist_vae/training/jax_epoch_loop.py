@@ -11,22 +11,17 @@ the epoch hooks (the schedule's rate, checkpoints, logging) see and set what the
 TensorFlow.
 """
 
-import time
-
 import jax
 import jax.numpy as jnp
 
 from mnist_vae.mnist import data
-from mnist_vae.runtime.epoch_progress import VALIDATION_BATCH, Progress
+from mnist_vae.runtime.epoch_progress import VALIDATION_BATCH
+from mnist_vae.training import epoch_draws, epoch_loop
 
 
-class EpochLoop:
-    """Fits a VAE for ``train_config.epochs`` epochs, scoring validation after each."""
-
+class JaxLoop(epoch_loop.EpochLoop):
     def __init__(self, vae, train_config, train: data.Split, val: data.Split):
-        self.vae = vae
-        self.train_config = train_config
-        self.dynamic = vae.model_config.binarize == "dynamic"
+        super().__init__(vae, train_config)
         x, y, val_x, val_y = data.loop_inputs(
             train, val, vae.model_config.binarize, vae.model_config.conditional, train_config.seed
         )
@@ -39,34 +34,31 @@ class EpochLoop:
         self._train_epoch = jax.jit(self._epoch)
         self._validate = jax.jit(self._validation)
 
-    def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
+    def train_epoch(self, epoch: int) -> dict[str, float]:
         vae = self.vae
-        progress = Progress(self.train_config.epochs)
-        for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
-            start = time.perf_counter()
-            state = (
-                _values(vae.trainable_variables),
-                _values(vae.non_trainable_variables),
-                _values(vae.optimizer.variables),
-                self._fresh_metrics(),
-            )
-            key = jax.random.fold_in(jax.random.key(self.train_config.seed), epoch)
-            trainable, non_trainable, optimizer, metrics = self._train_epoch(
-                state, key, *self.train
-            )
-            _assign(vae.trainable_variables, trainable)
-            _assign(vae.optimizer.variables, optimizer)
-            results = self._results(metrics)
-            state = (trainable, non_trainable, self._fresh_metrics())
-            non_trainable, metrics = self._validate(state, *self.val)
-            _assign(vae.non_trainable_variables, non_trainable)
-            results.update(
-                {f"val_{name}": value for name, value in self._results(metrics).items()}
-            )
-            for hook in on_epoch_end:
-                hook(epoch, results)
-            if verbose:
-                progress.report(epoch, time.perf_counter() - start, results)
+        state = (
+            _values(vae.trainable_variables),
+            _values(vae.non_trainable_variables),
+            _values(vae.optimizer.variables),
+            self._fresh_metrics(),
+        )
+        key = epoch_draws.jax_key(self.train_config.seed, epoch)
+        trainable, non_trainable, optimizer, metrics = self._train_epoch(state, key, *self.train)
+        _assign(vae.trainable_variables, trainable)
+        _assign(vae.non_trainable_variables, non_trainable)
+        _assign(vae.optimizer.variables, optimizer)
+        return self._results(metrics)
+
+    def validate(self) -> dict[str, float]:
+        vae = self.vae
+        state = (
+            _values(vae.trainable_variables),
+            _values(vae.non_trainable_variables),
+            self._fresh_metrics(),
+        )
+        non_trainable, metrics = self._validate(state, *self.val)
+        _assign(vae.non_trainable_variables, non_trainable)
+        return self._results(metrics)
 
     def _fresh_metrics(self) -> list:
         for metric in self.vae.metrics:
@@ -81,22 +73,22 @@ class EpochLoop:
         """Keras's ``train_step`` over every batch of a fresh shuffle; the last batch is
         short when the batch size does not divide the training set."""
         n, batch = x.shape[0], self.train_config.batch_size
-        order = jax.random.permutation(key, n)
+        order = epoch_draws.jax_order(n, key)
 
         def step(state, i):
             rows = jax.lax.dynamic_slice_in_dim(order, i * batch, batch)
-            return self._step(state, jax.random.fold_in(key, i), x, y, rows), None
+            return self._step(state, key, i, x, y, rows), None
 
         full = n // batch
         state, _ = jax.lax.scan(step, state, jnp.arange(full))
         if n % batch:
-            state = self._step(state, jax.random.fold_in(key, full), x, y, order[full * batch :])
+            state = self._step(state, key, full, x, y, order[full * batch :])
         return state
 
-    def _step(self, state, key, x, y, rows):
+    def _step(self, state, key, batch, x, y, rows):
         x = x[rows]
         if self.dynamic:
-            x = (jax.random.uniform(key, x.shape) < x).astype(x.dtype)
+            x = epoch_draws.jax_pixels(x, key, batch)
         _, state = self.vae.train_step(state, (x,) if y is None else (x, y[rows]))
         return state
 

@@ -5,11 +5,11 @@ time left) in place of Keras's own."""
 import time
 
 import keras
-import numpy as np
 
 from mnist_vae.config import TrainConfig
 from mnist_vae.mnist import data
 from mnist_vae.runtime.epoch_progress import Progress
+from mnist_vae.training import epoch_draws
 
 
 def fit(
@@ -72,13 +72,9 @@ class _ProgressLine(keras.callbacks.Callback):
 
 
 class _DynamicBinarization(keras.utils.PyDataset):
-    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper.
-
-    Epoch e's order comes from (seed, e) and each batch's pixels from (seed, e, batch)
-    alone, as in the epoch loop. So a stretch that starts later (a resumed run, a
-    fine-tune's second bound) goes on with its epochs' own draws, and no batch depends on
-    which batches Keras read before it (it reads some to learn their shape).
-    """
+    """Shuffles, and samples every batch's pixels anew, as in the IWAE paper, by the
+    draws' rule (``epoch_draws``): no batch depends on which batches Keras read before it
+    (it reads some to learn their shape)."""
 
     def __init__(self, split: data.Split, batch_size: int, seed: int, labels: bool):
         super().__init__()
@@ -89,17 +85,16 @@ class _DynamicBinarization(keras.utils.PyDataset):
         self.start(0)
 
     def start(self, epoch: int, logs=None) -> None:
-        """Draws the order of ``epoch``, counted from 0 as Keras's callbacks count."""
-        self.epoch = epoch
-        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+        """Draws the order of Keras's ``epoch``, which its callbacks count from 0."""
+        self.epoch = epoch + 1
+        self.order = epoch_draws.numpy_order(len(self.x), self.seed, self.epoch)
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, index: int):
         rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        x = data.sample_pixels(self.x[rows], rng)
+        x = epoch_draws.numpy_pixels(self.x[rows], self.seed, self.epoch, index)
         return (x,) if self.y is None else (x, self.y[rows])
 
 

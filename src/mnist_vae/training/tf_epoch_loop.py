@@ -9,21 +9,16 @@ with XLA on the update alone (docs/performance.md). XLA needs static shapes, so 
 last batch runs in a call of its own, and the shuffle, which XLA cannot compile, apart.
 """
 
-import time
-
 import tensorflow as tf
 
 from mnist_vae.mnist import data
-from mnist_vae.runtime.epoch_progress import VALIDATION_BATCH, Progress
+from mnist_vae.runtime.epoch_progress import VALIDATION_BATCH
+from mnist_vae.training import epoch_draws, epoch_loop
 
 
-class EpochLoop:
-    """Fits a compiled VAE for ``train_config.epochs`` epochs, scoring validation after each."""
-
+class TensorFlowLoop(epoch_loop.EpochLoop):
     def __init__(self, vae, train_config, train: data.Split, val: data.Split):
-        self.vae = vae
-        self.train_config = train_config
-        self.dynamic = vae.model_config.binarize == "dynamic"
+        super().__init__(vae, train_config)
         arrays = data.loop_inputs(
             train, val, vae.model_config.binarize, vae.model_config.conditional, train_config.seed
         )
@@ -34,19 +29,11 @@ class EpochLoop:
         self._steps = tf.function(self._batches, jit_compile=train_config.jit_compile)
         self._validate = tf.function(self._validation, jit_compile=train_config.jit_compile)
 
-    def run(self, on_epoch_end, verbose, initial_epoch: int = 0) -> None:
-        progress = Progress(self.train_config.epochs)
-        for epoch in range(initial_epoch + 1, self.train_config.epochs + 1):
-            start = time.perf_counter()
-            metrics = self._measure(
-                self._train_epoch, tf.constant([self.train_config.seed, epoch])
-            )
-            val = self._measure(self._validate)
-            metrics.update({f"val_{name}": value for name, value in val.items()})
-            for hook in on_epoch_end:
-                hook(epoch, metrics)
-            if verbose:
-                progress.report(epoch, time.perf_counter() - start, metrics)
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        return self._measure(self._train_epoch, epoch_draws.tf_key(self.train_config.seed, epoch))
+
+    def validate(self) -> dict[str, float]:
+        return self._measure(self._validate)
 
     def _measure(self, function, *args) -> dict[str, float]:
         for tracker in self.vae.term_trackers:
@@ -54,27 +41,25 @@ class EpochLoop:
         loss = float(function(*args))
         return {"loss": loss, **{t.name: float(t.result()) for t in self.vae.term_trackers}}
 
-    def _train_epoch(self, seed):
+    def _train_epoch(self, key):
         n, batch = int(self.x.shape[0]), self.train_config.batch_size
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
+        order = epoch_draws.tf_order(n, key)
         full = n // batch * batch
-        total = self._steps(order[:full], seed, 0) if full else 0.0
+        total = self._steps(order[:full], key, 0) if full else 0.0
         if full < n:
-            total += self._steps(order[full:], seed, n // batch)
+            total += self._steps(order[full:], key, n // batch)
         return total / n
 
-    def _batches(self, rows, seed, first: int):
+    def _batches(self, rows, key, first: int):
         """The steps over ``rows``, in batches of one size; ``first``: the first batch's
-        index in the epoch, which with ``seed`` picks its binarization."""
+        index in the epoch."""
         batch = min(self.train_config.batch_size, int(rows.shape[0]))
         total = tf.constant(0.0)
         for i in tf.range(rows.shape[0] // batch):
             take = tf.slice(rows, [i * batch], [batch])
             x = tf.gather(self.x, take)
             if self.dynamic:
-                step_seed = tf.random.experimental.stateless_fold_in(seed, first + i)
-                draws = tf.random.stateless_uniform(tf.shape(x), step_seed, alg="philox")
-                x = tf.cast(draws < x, x.dtype)
+                x = epoch_draws.tf_pixels(x, key, first + i)
             y = None if self.y is None else tf.gather(self.y, take)
             total += self._step(x, y) * batch
         return total

@@ -146,7 +146,9 @@ def uses_epoch_loop(vae: model.VAE, train_config: TrainConfig) -> bool:
 def _epoch_loop():
     """The backend's loop class, imported only when used: each imports its framework."""
     if keras.backend.backend() == "jax":
-        from mnist_vae.training.jax_epoch_loop import EpochLoop
-    else:
-        from mnist_vae.training.tf_epoch_loop import EpochLoop
-    return EpochLoop
+        from mnist_vae.training.jax_epoch_loop import JaxLoop
+
+        return JaxLoop
+    from mnist_vae.training.tf_epoch_loop import TensorFlowLoop
+
+    return TensorFlowLoop

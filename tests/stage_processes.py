@@ -27,11 +27,15 @@ def store_client(location: Path | str) -> MlflowClient:
     return client
 
 
-def store_runs(location: Path | str, filter_string: str = "") -> list:
-    """The runs of the experiment ``mnist-vae``, none where it does not exist yet."""
+def store_runs(location: Path | str, filter_string: str = "", oldest_first: bool = False) -> list:
+    """The runs of the experiment ``mnist-vae``, none where it does not exist yet; newest
+    first, as MLflow lists them, unless ``oldest_first``."""
     client = store_client(location)
     experiment = client.get_experiment_by_name("mnist-vae")
-    return client.search_runs([experiment.experiment_id], filter_string) if experiment else []
+    if experiment is None:
+        return []
+    order = ["attributes.start_time"] if oldest_first else None
+    return client.search_runs([experiment.experiment_id], filter_string, order_by=order)
 
 
 def stage_process(

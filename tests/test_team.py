@@ -36,6 +36,7 @@ from servers import (
     mlflow_command,
     postgres_bin,
 )
+from stage_processes import store_runs
 
 from mnist_vae import commands, serving
 from mnist_vae.tracking import mlflow_experiment, model_server
@@ -191,14 +192,8 @@ def repo(server, s3, tmp_path_factory, mnist_dir):
     return repo
 
 
-def _runs(server: str) -> list:
-    client = mlflow.MlflowClient(server)
-    experiment = client.get_experiment_by_name("mnist-vae")
-    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
-
-
 def test_the_pipeline_logs_to_a_team_server(server, repo, tmp_path, postgres, s3):
-    baseline, conditional = _runs(server)
+    baseline, conditional = store_runs(server, oldest_first=True)
 
     assert not (repo / "mlflow.db").exists() and not (repo / "mlartifacts").exists()
     with psycopg.connect(postgres.url) as database, database.cursor() as cursor:
@@ -437,7 +432,7 @@ def _post(url: str, body: dict) -> dict:
 def test_the_ui_shows_both_runs_with_their_datasets_params_and_metrics(server, repo):
     from playwright.sync_api import sync_playwright
 
-    runs = _runs(server)
+    runs = store_runs(server, oldest_first=True)
     experiment = runs[0].info.experiment_id
     ids = json.dumps([logged.info.run_id for logged in runs])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -538,7 +533,9 @@ def test_experiments_from_two_machines_meet_in_a_third_clone(server, repo, tmp_p
 
     shown = experiments(third)
     assert set(shown) == {"conditional", "machine-b"}
-    logged = {run.data.tags.get("dvc.exp_name"): run for run in _runs(server)}
+    logged = {
+        run.data.tags.get("dvc.exp_name"): run for run in store_runs(server, oldest_first=True)
+    }
     for name in shown:
         test = shown[name]["metrics"]["metrics/evaluate.json"]["data"]["test"]
         assert test and {f"test.{key}": value for key, value in test.items()} == {

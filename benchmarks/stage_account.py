@@ -88,7 +88,6 @@ def _dvc(repo: Path, *args: str) -> None:
 
 
 def _cpu() -> str:
-    sys.path.insert(0, str(ROOT / "src"))
     from mnist_vae.runtime import machine
 
     info = machine.cpu_info()
@@ -146,9 +145,9 @@ class _Clock:
         if weak and self.stack:  # inside a step: its time is that step's
             yield
             return
-        if row in FIRST:
-            row = f"{row}, the first (traces, compiles)" if row not in self.seen else row
-            self.seen.add(row.split(",")[0])
+        if row in FIRST and row not in self.seen:
+            self.seen.add(row)
+            row = f"{row}, the first (traces, compiles)"
         frame = [row, time.perf_counter(), 0.0]
         self.stack.append(frame)
         try:
@@ -195,9 +194,10 @@ def _inside(report: str, args: list[str]) -> None:
                 module = dep[len("src/") : -len(".py")].replace("/", ".")
                 importlib.import_module(module.removesuffix(".__init__"))
         command = runpy.run_path(str(stage_file))[stage_file.stem]
-    for module, attribute, row in (*STEPS, MLFLOW):
+    for module, attribute, row in STEPS:
         if module in sys.modules:
-            _wrap(clock, module, attribute, row, weak=row == MLFLOW[2])
+            _wrap(clock, module, attribute, row)
+    _wrap(clock, *MLFLOW, weak=True)  # every stage accounted for logs to MLflow
     before, start = sum(clock.rows.values()), time.perf_counter()
     command.main(args[1:], standalone_mode=False)
     stepped = sum(clock.rows.values()) - before

@@ -11,7 +11,9 @@ exercised. Nothing lands in a local ``mlflow.db`` or ``mlartifacts/``.
 import base64
 import http.client
 import json
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import urllib.error
@@ -23,6 +25,7 @@ import mlflow
 import numpy as np
 import psycopg
 import pytest
+import slurm_cluster
 from browser import ARTIFACTS, TIMEOUT_MS, chromium, needs_chromium
 from click.testing import CliRunner
 from conftest import ROOT
@@ -508,34 +511,60 @@ def test_dvc_plots_draw_with_the_network_off(repo, tmp_path):
     assert [url for url in asked if not url.startswith("file:")] == []
 
 
-def test_experiments_from_two_machines_meet_in_a_third_clone(server, repo, tmp_path):
-    """The module's repo, where the conditional experiment ran, and a clone of the team's
-    bare repository stand for two machines. Each runs an experiment against the shared
-    MLflow server and S3 remote and sends it with ``dvc exp push``; a third clone's
-    ``dvc exp pull`` then shows both, with the metrics MLflow holds, and restores either
-    one's outputs. (Last in the module: it adds runs and versions that the tests above do
-    not expect.)"""
+@pytest.fixture(scope="module")
+def slurm():
+    lacking = slurm_cluster.missing()
+    if lacking:
+        pytest.skip(
+            f"Slurm is not installed (no {', '.join(lacking)}); make test installs Debian's "
+            "slurm-wlm and munge where apt-get may"
+        )
+    cluster = slurm_cluster.Cluster()
+    yield cluster
+    cluster.stop()
+
+
+# Four points on the small data; the last diverges.
+SWEEP = ("-S", "train.learning_rate=1e-3,3e-3,1e-2,1000")
+POINTS = [f"learning_rate-{rate}" for rate in ("0.001", "0.003", "0.01", "1000")]
+
+
+def test_a_sweep_run_by_slurm_meets_again_in_a_third_clone(server, repo, slurm, tmp_path):
+    """``mnist-vae sweep --slurm`` from a clone of the team's git remote: one job array on
+    a real Slurm, each task in its own clone (the submitter's is gone before any starts),
+    pulling from the S3 remote and logging to the team server. A third clone's ``--collect``
+    pulls what came back: DVC's metrics are MLflow's, the diverged point is FAILED with its
+    reason and unregistered, the best point is reviewed and restores without a rerun, and a
+    resubmission would run the diverged point alone. (Last in the module: it adds runs and
+    versions that the tests above do not expect.)"""
     dvc(repo, "push", "--all-commits")
     origin = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
-    dvc(repo, "exp", "push", str(origin), "conditional")
-    machine = tmp_path / "machine-b"
-    git(tmp_path, "clone", "-q", str(origin), str(machine))
-    dvc(machine, "pull")
-    dvc(machine, "exp", "run", "-n", "machine-b", "-S", "train.hidden_size=16",
-        **as_user("trainer", server))  # fmt: skip
-    dvc(machine, "exp", "push", "origin", "machine-b")
-    third = tmp_path / "third"
+    submitter, third = tmp_path / "submitter", tmp_path / "third"
+    git(tmp_path, "clone", "-q", str(origin), str(submitter))
+    trainer = {**as_user("trainer", server), **slurm.env}
+    logs = f"--sbatch-arg=--output={tmp_path}/slurm-%A_%a.out"
+    sweep = ["mnist-vae", "sweep", *SWEEP, "--cpus-per-task", "1", logs]
+
+    submitted = run(submitter, *sweep, "--slurm", **trainer)
+    shutil.rmtree(submitter)
+    job = re.search(r"submitted Slurm job (\d+): 4 of 4 points", submitted)[1]
+    states = slurm.wait(job, timeout=900)
+    task_logs = "".join(path.read_text()[-3000:] for path in tmp_path.glob("slurm-*.out"))
+    assert sorted(states.values()) == ["COMPLETED"] * 3 + ["FAILED"], task_logs
     git(tmp_path, "clone", "-q", str(origin), str(third))
+    collected = run(third, *sweep, "--collect", **trainer)
 
-    for name in ("conditional", "machine-b"):
-        dvc(third, "exp", "pull", "origin", name)
-
-    shown = experiments(third)
-    assert set(shown) == {"conditional", "machine-b"}
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in collected.splitlines()
+            if line.startswith("| learning_rate-")}  # fmt: skip
+    assert list(rows) == POINTS, collected
+    assert [row[0].strip() for row in rows.values()] == ["FINISHED"] * 3 + ["FAILED"]
+    assert rows[POINTS[-1]][-2].strip().startswith("Diverged: training diverged at epoch 1")
     logged = {
         run.data.tags.get("dvc.exp_name"): run for run in store_runs(server, oldest_first=True)
     }
+    shown = experiments(third)
+    assert set(shown) == set(POINTS[:3])
     for name in shown:
         test = shown[name]["metrics"]["metrics/evaluate.json"]["data"]["test"]
         assert test and {f"test.{key}": value for key, value in test.items()} == {
@@ -543,6 +572,18 @@ def test_experiments_from_two_machines_meet_in_a_third_clone(server, repo, tmp_p
             for key, value in logged[name].data.metrics.items()
             if key.startswith("test.")
         }
-    dvc(third, "exp", "apply", "conditional")
+    diverged = logged[POINTS[-1]]
+    assert diverged.info.status == "FAILED"
+    client = mlflow.MlflowClient(server)
+    assert client.search_model_versions(f"run_id = '{diverged.info.run_id}'") == []
+    best = min(
+        shown,
+        key=lambda n: shown[n]["metrics"]["metrics/evaluate.json"]["data"]["test"]["neg_elbo"],
+    )
+    head = git(third, "rev-parse", "HEAD").strip()
+    assert (third / "review" / "sweep.md").read_text().startswith(f"# {best} against {head}")
+    again = run(third, *sweep, "--slurm", "--dry-run", **trainer)
+    assert "--array=3 " in again and POINTS[-1] in again
+    assert not any(name in again for name in POINTS[:3]), again
+    dvc(third, "exp", "apply", best)
     assert ran(dvc(third, "repro")) == []
-    assert "conditional: true" in (third / "params.yaml").read_text()

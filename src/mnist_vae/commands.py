@@ -200,6 +200,75 @@ def preset(name, extra, queue):
     presets.run(name, extra, queue)
 
 
+@main.command(cls=Command)
+@click.option(
+    "-S",
+    "--set-param",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUES",
+    help="A param and its values, in dvc exp run's grid syntax (a,b; range(); choice()).",
+)
+@click.option("--preset", help="A presets.yaml protocol every point starts from.")
+@click.option("--slurm", is_flag=True, help="Submit the points as one Slurm job array.")
+@click.option("--collect", is_flag=True, help="Pull the sweep's experiments and report it.")
+@click.option("--remote", default="origin", show_default=True, help="The team's git remote.")
+@click.option("--cpus-per-task", default=2, show_default=True, help="CPUs each task asks for.")
+@click.option("--mem", help="Memory each task asks for (sbatch --mem).")
+@click.option("--time", help="Each task's time limit (sbatch --time).")
+@click.option("--gres", help="Generic resources, e.g. gpu:1 (sbatch --gres).")
+@click.option("--partition", help="The Slurm partition.")
+@click.option("--account", help="The Slurm account to charge.")
+@click.option("--sbatch-arg", "extra", multiple=True, help="A further sbatch option; repeatable.")
+@click.option(
+    "--venv",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The Python environment the nodes run (a shared path); this one by default.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the sbatch command and script only.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="review/sweep.md",
+    show_default=True,
+    help="--collect: the review of the best point against the sweep's commit.",
+)
+@click.pass_context
+def sweep(ctx, sets, preset, slurm, collect, remote, venv, dry_run, output, **resources):
+    """Run a grid of DVC experiments, one per point, each named after what it changes.
+
+    With --slurm, each point is a task of one Slurm job array: it clones REMOTE at HEAD
+    (which must be pushed), pulls prepare's outputs from the DVC remote, runs the point with
+    dvc exp run against MLFLOW_TRACKING_URI and pushes the experiment back. Points whose
+    experiment is already on REMOTE are not run again. Without it, the points go to DVC's
+    local queue. --collect pulls the experiments, prints the grid and writes the review of
+    the best point.
+    """
+    import sys
+
+    from mnist_vae import presets
+    from mnist_vae.sweeps import collect as collect_lib
+    from mnist_vae.sweeps import grid, submit
+    from mnist_vae.sweeps.slurm import Resources
+
+    base = presets.sets(presets.changes(preset)) if preset else ()
+    points = grid.expand(sets, base, preset or "")
+    if not (slurm or collect):
+        click.echo(submit.to_queue(points))
+        return
+    the_sweep = submit.at_head(remote, points)
+    if slurm:
+        venv = venv or Path(sys.prefix)
+        click.echo(submit.to_slurm(the_sweep, Resources(**resources), venv, dry_run))
+    if collect:
+        table = collect_lib.rows(the_sweep, remote)
+        click.echo(collect_lib.markdown(table))
+        top = collect_lib.best(table)
+        if top is None:
+            raise click.ClickException("no point of the sweep finished")
+        ctx.invoke(review, baseline=the_sweep.commit, rev=top.name, output=output)
+
+
 @main.command("team-account", cls=Command)
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="What it may do.")

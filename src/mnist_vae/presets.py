@@ -30,9 +30,13 @@ def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = 
     changes (``KEY=VALUE``) come last, so they win over the preset's. It runs outside the
     workspace (queued, or ``--temp``), which keeps its params.yaml: one preset's values
     never leak into the next."""
-    sets = [f"{key}={spell(value)}" for key, value in values.items()] + list(extra)
-    args = [arg for change in sets for arg in ("-S", change)]
+    args = [arg for change in sets(values) + extra for arg in ("-S", change)]
     return ["exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
+
+
+def sets(values: dict) -> tuple[str, ...]:
+    """The changes as ``dvc exp run -S`` takes them, spelled as params.yaml spells them."""
+    return tuple(f"{key}={spell(value)}" for key, value in values.items())
 
 
 def run(name: str, extra: tuple[str, ...], queue: bool, path: Path | None = None) -> None:

@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # apt-get needs root: sudo where we are not root, and never a password prompt.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: install browser servers repro test lint
+.PHONY: install browser servers cluster repro test lint
 
 install: $(VENV)/.installed
 
@@ -36,7 +36,15 @@ servers:
 	    $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; } || \
 	  echo "postgresql could not be installed; the team tests will be skipped"
 
-test: install browser servers
+# The Slurm sweep test runs a one-node cluster of its own, from Debian's slurm-wlm and
+# munge; where they cannot be installed, that test is skipped and says why.
+cluster:
+	@command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || \
+	  { $(SUDO) apt-get update -qq && \
+	    $(SUDO) apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null; } || \
+	  echo "slurm-wlm could not be installed; the Slurm sweep test will be skipped"
+
+test: install browser servers cluster
 	pytest
 
 lint: install

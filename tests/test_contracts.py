@@ -30,6 +30,7 @@ MAY_IMPORT = {
     "training": {"atomic", "config", "errors", "mnist", "runtime", "scoring", "tracking", "vae"},
     "tracking": {"atomic", "config", "errors", "mnist", "project", "scoring", "serving"},
     "review": {"atomic", "dvc_command", "errors", "runtime", "scoring", "tracking"},
+    "sweeps": {"atomic", "dvc_command", "errors", "project", "tracking"},
 }
 # Only the command line speaks click.
 COMMAND_LINE = {"stage_command", "commands"}
@@ -189,6 +190,8 @@ def test_the_commands_default_paths_are_where_dvc_yaml_puts_the_files():
     not_paths = (
         *("output", "alias", "like", "baseline", "rev", "seeds", "name", "extra", "queue"),
         *("model_uri", "host", "port", "username", "role"),
+        *("sets", "preset", "slurm", "collect", "remote", "cpus_per_task", "mem", "time"),
+        *("gres", "partition", "account", "venv", "dry_run", "index"),
     )
     defaults = [
         str(path)

@@ -303,7 +303,7 @@ def test_a_server_lost_mid_training_costs_the_logs_not_the_model(prepared, monke
     line = _last_line(stderr)
     assert line.startswith(f"Error: MLflow store {server.url} stopped answering ("), line
     assert line.endswith(", loss_curves.png, model; the local outputs are written"), line
-    assert "lacks epochs " in line and " to 12, metrics" in line
+    assert "lacks epochs " in line and " to 12, checkpoint, metrics" in line
     assert model_file.load(prepared / "models" / "vae.keras").model_config.latent_dim == 3
     history = (prepared / "metrics" / "history.csv").read_text().splitlines()
     assert len(history) == 1 + 12

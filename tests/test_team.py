@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -587,3 +588,52 @@ def test_a_sweep_run_by_slurm_meets_again_in_a_third_clone(server, repo, slurm, 
     assert not any(name in again for name in POINTS[:3]), again
     dvc(third, "exp", "apply", best)
     assert ran(dvc(third, "repro")) == []
+
+
+# One long point on the small data, a checkpoint every 5 epochs.
+LONG = ("-S", "train.epochs=100", "-S", "train.checkpoint_every=5")
+
+
+def test_a_task_cancelled_by_slurm_ends_killed_and_resumes_when_resubmitted(
+    server, repo, slurm, tmp_path
+):
+    """``scancel`` mid-training ends the point's MLflow run KILLED; submitting the sweep
+    again runs it in a fresh clone, which has no checkpoint but finds the run's in the
+    store, goes on from it in the same run and pushes the experiment."""
+    origin, clone = tmp_path / "origin.git", tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    trainer = {**as_user("trainer", server), **slurm.env}
+    logs = f"--sbatch-arg=--output={tmp_path}/slurm-%A_%a.out"
+    sweep = ["mnist-vae", "sweep", *LONG, "--cpus-per-task", "1", logs, "--slurm"]
+    name = "epochs-100_checkpoint_every-5"
+
+    job = re.search(r"submitted Slurm job (\d+)", run(clone, *sweep, **trainer))[1]
+    running = _wait_for_run(server, name, lambda r: "checkpoint.epoch" in r.data.tags)
+    slurm.run("scancel", job)
+    assert list(slurm.wait(job, timeout=300).values()) == ["CANCELLED"]
+    killed = _wait_for_run(server, name, lambda r: r.info.status != "RUNNING")
+    assert (killed.info.run_id, killed.info.status) == (running.info.run_id, "KILLED")
+    assert killed.data.tags["failure_reason"] == "interrupted (SIGTERM)"
+
+    job = re.search(r"submitted Slurm job (\d+): 1 of 1", run(clone, *sweep, **trainer))[1]
+    states = slurm.wait(job, timeout=600)
+    log = "".join(path.read_text() for path in tmp_path.glob(f"slurm-{job}_*.out"))
+    assert list(states.values()) == ["COMPLETED"], log
+    resumed = _wait_for_run(server, name, lambda r: r.info.status == "FINISHED")
+    assert resumed.info.run_id == killed.info.run_id
+    after = resumed.data.tags["resumed_after_epoch"]
+    assert f"fetched run {killed.info.run_id}'s checkpoint of epoch {after} from the store" in log
+    assert name in git(origin, "for-each-ref", "refs/exps")
+
+
+def _wait_for_run(server: str, name: str, condition, timeout: float = 300):
+    """The newest run of experiment ``name`` once ``condition(run)`` holds; the timeout
+    guards against a hang only."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = store_runs(server, f"tags.`dvc.exp_name` = '{name}'")
+        if found and condition(found[0]):
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no run of {name} as expected in {timeout} s: {found}")

@@ -269,6 +269,20 @@ def sweep(ctx, sets, preset, slurm, collect, remote, venv, dry_run, output, **re
         ctx.invoke(review, baseline=the_sweep.commit, rev=top.name, output=output)
 
 
+@main.command("sweep-task", cls=Command, hidden=True)
+@click.argument("index", type=int)
+def sweep_task(index):
+    """Run point INDEX of the grid on standard input ({index: {name, changes}}), in this
+    clone: what each task of mnist-vae sweep --slurm runs."""
+    import json
+    import sys
+
+    from mnist_vae.sweeps import task
+
+    point = json.load(sys.stdin)[str(index)]
+    task.run(point["name"], point["changes"])
+
+
 @main.command("team-account", cls=Command)
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="What it may do.")

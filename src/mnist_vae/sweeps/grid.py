@@ -19,7 +19,7 @@ class Point:
 
 def expand(sets: tuple[str, ...], base: tuple[str, ...] = (), prefix: str = "") -> list[Point]:
     """The grid of ``sets``, each point after the ``base`` changes (a preset's), named
-    ``prefix`` then each swept key's last part and value."""
+    ``prefix`` then each swept key's last part and value (every key's, for one point)."""
     from dvc.utils.cli_parse import to_path_overrides
     from dvc.utils.hydra import get_hydra_sweeps
 
@@ -31,6 +31,7 @@ def expand(sets: tuple[str, ...], base: tuple[str, ...] = (), prefix: str = "") 
         raise PipelineError(f"-S {' '.join(sets)}: {str(error).splitlines()[0]}") from error
     grid = [tuple(_qualified(sweep)) for sweep in sweeps]
     swept = [i for i in range(len(grid[0])) if len({point[i] for point in grid}) > 1]
+    swept = swept or list(range(len(grid[0])))  # one point: named after all it sets
     return [Point(_name(prefix, [point[i] for i in swept]), base + point) for point in grid]
 
 
@@ -49,4 +50,4 @@ def _name(prefix: str, changes: list[str]) -> str:
     for change in changes:
         key, value = change.split("=", 1)
         parts.append(f"{key.rsplit('.', 1)[-1]}-{value}")
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts) or "sweep").strip(".-")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)).strip(".-")

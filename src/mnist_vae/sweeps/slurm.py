@@ -2,7 +2,7 @@
 Slurm says became of each task.
 
 The script is a bootstrap only: it clones the team's git remote at the sweep's commit on
-the node and runs ``mnist_vae.sweeps.task`` from that clone, so a task runs the sweep's
+the node and runs ``mnist-vae sweep-task`` from that clone, so a task runs the sweep's
 own code and never the submitting machine's working tree. The Python environment is the
 one path the nodes must share with the submitter (a venv on a shared filesystem, or the
 same path built from the lock on each node)."""
@@ -25,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 git clone --quiet --no-checkout {remote} "$work"
 cd "$work"
 git -c advice.detachedHead=false checkout --quiet {commit}
-PYTHONPATH=src python -m mnist_vae.sweeps.task "$SLURM_ARRAY_TASK_ID" <<'POINTS'
+PYTHONPATH=src python -m mnist_vae sweep-task "$SLURM_ARRAY_TASK_ID" <<'POINTS'
 {points}
 POINTS
 """

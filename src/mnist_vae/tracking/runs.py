@@ -25,8 +25,11 @@ from mnist_vae.tracking import mlflow_experiment, orphans, provenance, store
 from mnist_vae.tracking.run_log import LOST, RunLog
 
 _log = logging.getLogger(__name__)
-# The tag naming the checkpoint a training run writes and may resume from.
+# The tag naming the checkpoint a training run writes and may resume from, and the tag
+# saying which epoch the copy in its artifacts (CHECKPOINT_FOLDER) stopped after.
 CHECKPOINT = "checkpoint.fingerprint"
+CHECKPOINT_EPOCH = "checkpoint.epoch"
+CHECKPOINT_FOLDER = "checkpoint"
 
 
 @contextlib.contextmanager
@@ -74,6 +77,40 @@ def _checkpointed_run(fingerprint: str):
     except LOST as error:
         raise store.unreachable(mlflow_experiment.tracking_uri(), error) from None
     return runs[0] if runs else None
+
+
+def keep_checkpoint(run: RunLog, path: str | os.PathLike, epoch: int) -> None:
+    """A copy of the checkpoint in the run's artifacts, where a rerun on any machine finds
+    it by its fingerprint: a Slurm task requeued on another node, or a ``--temp``
+    experiment whose copy DVC discarded when it was killed."""
+    run.call("checkpoint", run.client.log_artifact, run.run_id, str(path), CHECKPOINT_FOLDER)
+    run.call("checkpoint", run.client.set_tag, run.run_id, CHECKPOINT_EPOCH, str(epoch))
+
+
+def fetch_checkpoint(fingerprint: str, path: str | os.PathLike, epochs: int) -> str | None:
+    """Downloads to ``path`` the checkpoint of the latest run trained under ``fingerprint``,
+    where it stopped before ``epochs``, from the store ``configure`` opened.
+
+    Returns:
+        A line for the user: what was fetched, or why nothing could be. None where the
+        store keeps no such checkpoint.
+    """
+    import tempfile
+
+    earlier = _checkpointed_run(fingerprint)
+    epoch = int(earlier.data.tags.get(CHECKPOINT_EPOCH, 0)) if earlier else 0
+    if not 0 < epoch < epochs:
+        return None
+    run_id, target = earlier.info.run_id, Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent) as folder:
+            artifact = f"{CHECKPOINT_FOLDER}/{target.name}"
+            got = store.retrying(MlflowClient().download_artifacts, run_id, artifact, folder)
+            os.replace(got, target)
+    except LOST as error:
+        return f"run {run_id}'s checkpoint could not be fetched ({store.cause(error)})"
+    return f"fetched run {run_id}'s checkpoint of epoch {epoch} from the store"
 
 
 def _logged_params(run_id: str) -> dict | None:

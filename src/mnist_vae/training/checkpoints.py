@@ -3,15 +3,17 @@ process costs at most that many epochs of an hour-long run.
 
 The state is everything the epochs to come depend on: the model's variables (the
 sampling layer's seed state among them), the optimizer's (the moments, and the step
-count) and the history so far. The MLflow run it logged into is found by the
-fingerprint it was tagged with (``runs.CHECKPOINT``), so that the file's bytes are
-the same on every rerun. Epoch e's shuffle and
-binarization are seeded by (seed, e) alone, and the learning rate is a function of e, so
-no other state exists: on the same machine, under either backend's epoch loop, a resumed
-run ends with the very weights of an uninterrupted one; under Keras's ``fit`` too, when the
-binarization is dynamic. (Otherwise ``fit`` shuffles from a global generator that is not
-saved; there a resumed run is a different, equally valid draw.)
+count) and the history so far. The MLflow run it logged into is found by the fingerprint
+it was tagged with (``runs.CHECKPOINT``), so that the file's bytes are the same on every
+rerun. Epoch e's shuffle and binarization are drawn from the seed and e alone
+(``epoch_draws``), and the learning rate is a function of e, so no other state exists: on
+the same machine, under either backend's epoch loop, a resumed run ends with the very
+weights of an uninterrupted one; under Keras's ``fit`` too, when the binarization is
+dynamic. (Otherwise ``fit`` shuffles from a global generator that is not saved; there a
+resumed run is a different, equally valid draw.)
 
+The file lives beside the model, and a copy in the run's artifacts (``kept`` by the
+caller), so that a rerun elsewhere (another node, a fresh clone) finds it in the store.
 A checkpoint is used only by a run with the params and data it was written under,
 ``epochs`` and ``checkpoint_every`` aside: a longer run of the same settings goes on
 from it, since no epoch depends on how many follow.
@@ -99,11 +101,12 @@ def _refusal(meta: dict, key: str, epochs: int) -> str | None:
 class Writer:
     """An epoch hook writing ``state`` and the variables every
     ``train_config.checkpoint_every`` epochs and after the last one, atomically, so that an
-    interruption leaves the previous checkpoint whole. ``state.history`` is the list the
-    history file is written from."""
+    interruption leaves the previous checkpoint whole, then calling ``kept(path, epoch)``
+    (which keeps a copy elsewhere). ``state.history`` is the list the history file is
+    written from."""
 
-    def __init__(self, path, vae, key: str, train_config: TrainConfig, state: State):
-        self.path, self.vae, self.key, self.state = path, vae, key, state
+    def __init__(self, path, vae, key: str, train_config: TrainConfig, state: State, kept):
+        self.path, self.vae, self.key, self.state, self.kept = path, vae, key, state, kept
         self.every, self.epochs = train_config.checkpoint_every, train_config.epochs
 
     def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -116,6 +119,7 @@ class Writer:
         arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
         with atomic_path(self.path) as tmp:
             np.savez(tmp, meta=json.dumps(meta), **arrays)
+        self.kept(self.path, epoch)
 
 
 def _variables(vae) -> list:

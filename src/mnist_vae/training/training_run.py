@@ -51,9 +51,10 @@ def train(paths: Paths, model_config: ModelConfig, train_config: TrainConfig) ->
     train_split, val_split = data.load(paths.train_data), data.load(paths.val_data)
     vae = trainer.build(model_config, train_config, train_split)
     key = checkpoints.fingerprint(model_config, train_config, paths.train_data, paths.val_data)
+    if not Path(paths.checkpoint).exists():
+        _say(runs.fetch_checkpoint(key, paths.checkpoint, train_config.epochs))
     state, said = checkpoints.resume(paths.checkpoint, vae, key, train_config.epochs)
-    if said:
-        print(said, file=sys.stderr, flush=True)
+    _say(said)
     writer = epoch_hooks.HistoryWriter(paths.history, state.history)
     tags = {
         "device": machine.device(),
@@ -80,7 +81,14 @@ def train(paths: Paths, model_config: ModelConfig, train_config: TrainConfig) ->
                 epoch_hooks.EpochSamples(
                     run, vae, EPOCH_SAMPLES, train_config.seed, train_config.epochs
                 ),
-                checkpoints.Writer(paths.checkpoint, vae, key, train_config, state),
+                checkpoints.Writer(
+                    paths.checkpoint,
+                    vae,
+                    key,
+                    train_config,
+                    state,
+                    lambda path, epoch: runs.keep_checkpoint(run, path, epoch),
+                ),  # fmt: skip
             ],
             verbose=1 if sys.stdout.isatty() else 2,
             initial_epoch=state.epoch,
@@ -93,3 +101,8 @@ def train(paths: Paths, model_config: ModelConfig, train_config: TrainConfig) ->
         write_json(paths.metrics, epoch_hooks.objective_named(vae.model_config, writer.last))
         runs.write_run_file(paths.run_file, run)
     return run.run_id
+
+
+def _say(line: str | None) -> None:
+    if line:
+        print(line, file=sys.stderr, flush=True)

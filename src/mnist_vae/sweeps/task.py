@@ -3,17 +3,23 @@ inside a fresh clone at the sweep's commit, prepare's outputs pulled from the DV
 the point run with ``dvc exp run`` (which logs to the team's MLflow server,
 ``MLFLOW_TRACKING_URI``), and the experiment pushed back to the git remote the clone came
 from, its outputs to the DVC remote. A point whose run fails pushes nothing: its MLflow
-run says why."""
+run says why. Each step's time goes to the task's log: what leaving the machine costs."""
 
 import os
 import sys
+import time
 
 from mnist_vae import dvc_command
 
 
 def run(name: str, changes: list[str]) -> None:
-    print(f"{name} on {os.uname().nodename}: dvc pull prepare", file=sys.stderr, flush=True)
-    dvc_command.run("pull", "prepare")
-    dvc_command.run("exp", "run", "-n", name, *(a for c in changes for a in ("-S", c)))
-    dvc_command.run("exp", "push", "origin", name)
-    print(f"{name}: pushed to origin", file=sys.stderr, flush=True)
+    print(f"{name} on {os.uname().nodename}", file=sys.stderr, flush=True)
+    _timed("dvc pull prepare", "pull", "prepare")
+    _timed("dvc exp run", "exp", "run", "-n", name, *(a for c in changes for a in ("-S", c)))
+    _timed("dvc exp push", "exp", "push", "origin", name)
+
+
+def _timed(what: str, *args: str) -> None:
+    start = time.monotonic()
+    dvc_command.run(*args)
+    print(f"{what}: {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)

@@ -59,6 +59,7 @@ class Command(click.Command):
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signums.append(signal.SIGINT)  # not where a shell's background job ignores it
         previous = {signum: signal.signal(signum, _interrupt) for signum in signums}
+        _stopping.clear()
         unraisable_hook = sys.unraisablehook
         sys.unraisablehook = _resignal_if_dropped(unraisable_hook)
         try:
@@ -72,12 +73,25 @@ class Command(click.Command):
             raise _Interrupted(signal.SIGINT) from None
         finally:
             sys.unraisablehook = unraisable_hook
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            if not _stopping.is_set():  # stopping: the signals that follow are ignored too
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+
+
+# Set by the first signal: the stage is stopping, and its cleanup (the MLflow run ended as
+# KILLED) must not be cut short by the next one. Slurm's scancel signals every process of
+# the job, dvc too, and the stage's parent watch sends its own SIGTERM once dvc is gone:
+# two SIGTERMs, milliseconds apart. Had the second cut the cleanup short, MLflow's exit
+# hook would have ended the run FINISHED.
+_stopping = threading.Event()
 
 
 def _interrupt(signum, frame):
-    """Raises the signal's exception, Terminated or KeyboardInterrupt, in the main thread."""
+    """Raises the signal's exception, Terminated or KeyboardInterrupt, in the main thread;
+    once only, to the process's exit (SIGKILL still ends a cleanup that hangs)."""
+    if _stopping.is_set():
+        return
+    _stopping.set()
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
@@ -94,6 +108,7 @@ def _resignal_if_dropped(previous_hook):
             signum = (
                 signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
             )
+            _stopping.clear()  # dropped: nothing is stopping yet
             threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
         else:
             previous_hook(unraisable)

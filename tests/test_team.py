@@ -551,8 +551,7 @@ def test_a_sweep_run_by_slurm_meets_again_in_a_third_clone(server, repo, slurm, 
     shutil.rmtree(submitter)
     job = re.search(r"submitted Slurm job (\d+): 4 of 4 points", submitted)[1]
     states = slurm.wait(job, timeout=900)
-    task_logs = "".join(path.read_text()[-3000:] for path in tmp_path.glob("slurm-*.out"))
-    assert sorted(states.values()) == ["COMPLETED"] * 3 + ["FAILED"], task_logs
+    assert sorted(states.values()) == ["COMPLETED"] * 3 + ["FAILED"], _task_log(tmp_path, job)
     git(tmp_path, "clone", "-q", str(origin), str(third))
     collected = run(third, *sweep, "--collect", **trainer)
 
@@ -622,7 +621,7 @@ def test_a_task_cancelled_by_slurm_ends_killed_and_resumes_from_the_store(
 
     job = re.search(r"submitted Slurm job (\d+): 1 of 1", run(clone, *sweep, **trainer))[1]
     states = slurm.wait(job, timeout=600)
-    log = "".join(path.read_text() for path in tmp_path.glob(f"slurm-{job}_*.out"))
+    log = _task_log(tmp_path, job)
     assert list(states.values()) == ["COMPLETED"], log
     resumed = _wait_for_run(server, name, lambda r: r.info.status == "FINISHED")
     assert resumed.info.run_id == killed.info.run_id
@@ -642,7 +641,12 @@ def _wait_for_run(server: str, name: str, condition, task=None, timeout: float =
         if found and condition(found[0]):
             return found[0]
         if task and not task[0].run("squeue", "-h", "-j", task[1]).strip():
-            log = "".join(p.read_text() for p in task[2].glob(f"slurm-{task[1]}_*.out"))
-            raise AssertionError(f"job {task[1]} ended first; its log ends:\n{log[-3000:]}")
+            log = _task_log(task[2], task[1])[-3000:]
+            raise AssertionError(f"job {task[1]} ended first; its log ends:\n{log}")
         time.sleep(0.5)
     raise AssertionError(f"no run of {name} as expected in {timeout} s: {found}")
+
+
+def _task_log(folder: Path, job: str) -> str:
+    """What the tasks of Slurm job ``job`` wrote (their --output files in ``folder``)."""
+    return "".join(path.read_text() for path in sorted(folder.glob(f"slurm-{job}_*.out")))

@@ -30,7 +30,7 @@ def exp_run(name: str, values: dict, extra: tuple[str, ...] = (), queue: bool = 
     changes (``KEY=VALUE``) come last, so they win over the preset's. It runs outside the
     workspace (queued, or ``--temp``), which keeps its params.yaml: one preset's values
     never leak into the next."""
-    args = [arg for change in sets(values) + extra for arg in ("-S", change)]
+    args = dvc_command.set_options(sets(values) + extra)
     return ["exp", "run", "-n", name, *args, "--queue" if queue else "--temp"]
 
 

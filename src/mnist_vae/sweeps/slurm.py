@@ -9,10 +9,10 @@ same path built from the lock on each node)."""
 
 import json
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_vae import dvc_command
 from mnist_vae.errors import PipelineError
 from mnist_vae.sweeps.grid import Point
 
@@ -78,8 +78,7 @@ def sbatch_args(name: str, indices: list[int], resources: Resources) -> list[str
 
 def submit(args: list[str], text: str) -> str:
     """Submits the script ``text`` on sbatch's standard input; returns the array's job id."""
-    done = _slurm(args, text)
-    return done.split(";")[0].strip()
+    return dvc_command.program(*args, stdin=text).split(";")[0].strip()
 
 
 def states(job: str) -> dict[int, str]:
@@ -87,13 +86,13 @@ def states(job: str) -> dict[int, str]:
     Slurm's accounting where the cluster keeps it, else from the controller's memory of
     recent jobs; empty when Slurm remembers the job no more."""
     try:
-        listed = _slurm(["sacct", "-j", job, "-X", "-n", "-P", "--format=JobID,State"])
+        listed = dvc_command.program("sacct", "-j", job, "-X", "-n", "-P", "--format=JobID,State")
         rows = [line.split("|") for line in listed.splitlines() if "_" in line]
         return {int(id_.split("_")[1]): state.split()[0] for id_, state in rows}
     except PipelineError:
         pass
     try:
-        shown = _slurm(["scontrol", "show", "job", "-o", job])
+        shown = dvc_command.program("scontrol", "show", "job", "-o", job)
     except PipelineError:
         return {}
     tasks = {}
@@ -102,14 +101,3 @@ def states(job: str) -> dict[int, str]:
         if fields.get("ArrayTaskId", "").isdigit():
             tasks[int(fields["ArrayTaskId"])] = fields.get("JobState", "UNKNOWN")
     return tasks
-
-
-def _slurm(args: list[str], text: str | None = None) -> str:
-    try:
-        done = subprocess.run(args, input=text, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise PipelineError(f"{args[0]}: not found; is this a Slurm login node?") from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-        raise PipelineError(f"{args[0]} failed: {lines[-1]}")
-    return done.stdout

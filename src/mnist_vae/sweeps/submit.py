@@ -5,7 +5,6 @@ commit and its points; its record (``.dvc/tmp/sweeps/``) keeps the Slurm jobs it
 
 import hashlib
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,17 +72,13 @@ def to_slurm(sweep: Sweep, resources: slurm.Resources, venv: Path, dry_run: bool
 def to_queue(points: list[Point]) -> str:
     """Queues each point in DVC's local queue (``dvc queue start`` runs them)."""
     for point in points:
-        sets = [arg for change in point.changes for arg in ("-S", change)]
+        sets = dvc_command.set_options(point.changes)
         dvc_command.run("exp", "run", "--queue", "-n", point.name, *sets)
     return f"queued {len(points)} points; dvc queue start runs them"
 
 
 def git(*args: str) -> str:
-    done = subprocess.run(["git", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-        raise PipelineError(f"git {' '.join(args)} failed: {lines[-1]}")
-    return done.stdout
+    return dvc_command.program("git", *args)
 
 
 def _on_remote(commit: str, remote: str) -> bool:

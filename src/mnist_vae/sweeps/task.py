@@ -15,7 +15,7 @@ from mnist_vae import dvc_command
 def run(name: str, changes: list[str]) -> None:
     print(f"{name} on {os.uname().nodename}", file=sys.stderr, flush=True)
     _timed("dvc pull prepare", "pull", "prepare")
-    _timed("dvc exp run", "exp", "run", "-n", name, *(a for c in changes for a in ("-S", c)))
+    _timed("dvc exp run", "exp", "run", "-n", name, *dvc_command.set_options(changes))
     _timed("dvc exp push", "exp", "push", "origin", name)
 
 
